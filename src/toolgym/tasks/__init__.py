@@ -1,0 +1,29 @@
+"""Tasks: user scenarios plus ground truth (tau2 schema)."""
+
+from toolgym.tasks._load import load_splits, load_tasks, parse_tasks
+from toolgym.tasks._task import (
+    Action,
+    Description,
+    EnvAssertion,
+    EvaluationCriteria,
+    InitialState,
+    RewardType,
+    StructuredInstructions,
+    Task,
+    UserScenario,
+)
+
+__all__ = [
+    "Action",
+    "Description",
+    "EnvAssertion",
+    "EvaluationCriteria",
+    "InitialState",
+    "RewardType",
+    "StructuredInstructions",
+    "Task",
+    "UserScenario",
+    "load_splits",
+    "load_tasks",
+    "parse_tasks",
+]
