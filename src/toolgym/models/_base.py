@@ -1,0 +1,191 @@
+"""The model interface: messages + tools -> assistant message, usage, latency.
+
+Every model role (agent, user, judge, reflection) goes through :class:`Model`.
+Providers are registered by name (``openai``, ``litellm``, ``scripted``,
+``oracle``...) and built from a :class:`ModelConfig` by :func:`create_model`.
+Errors are typed: :class:`RetryableModelError` (429, 5xx, timeouts) is
+retried with backoff by the caller's retry policy, :class:`TerminalModelError`
+is not, and :class:`ContextOverflowError` ends the episode with its own
+termination reason.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from toolgym.errors import ConfigError, ToolgymError
+from toolgym.messages import Message, Usage
+
+__all__ = [
+    "ContextOverflowError",
+    "EpisodeInfo",
+    "Model",
+    "ModelConfig",
+    "ModelError",
+    "ModelResponse",
+    "RetryableModelError",
+    "TerminalModelError",
+    "create_model",
+    "model_providers",
+    "register_provider",
+]
+
+
+class ModelError(ToolgymError):
+    """A model call failed."""
+
+
+class RetryableModelError(ModelError):
+    """A transient failure (HTTP 429/5xx, timeout, connection): worth retrying."""
+
+    def __init__(self, message: str, retry_after: float | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class TerminalModelError(ModelError):
+    """A failure that retrying will not fix (bad request, auth, unknown model)."""
+
+
+class ContextOverflowError(TerminalModelError):
+    """The conversation no longer fits the model's context window."""
+
+
+class ModelConfig(BaseModel):
+    """How to build a model: provider/model name, endpoint and parameters.
+
+    ``api_key_env`` names an environment variable; the key itself is never
+    stored in a config, a result file or a log.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="'<provider>/<model>', e.g. 'openai/gpt-4o' or 'scripted'.")
+    base_url: str | None = Field(None, description="Endpoint base URL (OpenAI-compatible).")
+    api_key_env: str | None = Field(None, description="Environment variable holding the key.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Provider/sampling args.")
+    max_concurrency: int | None = Field(None, description="Concurrent calls to this endpoint.")
+    max_retries: int = Field(6, description="Retries for retryable errors.")
+    backoff_base_s: float = Field(1.0, description="First backoff delay; doubles per retry.")
+    backoff_max_s: float = Field(60.0, description="Cap on one backoff delay.")
+    timeout_s: float = Field(600.0, description="Timeout of one model call.")
+
+    @property
+    def provider(self) -> str:
+        """The provider part of ``model`` (before the first '/')."""
+        return self.model.split("/", 1)[0]
+
+    @property
+    def model_name(self) -> str:
+        """The model part of ``model`` (after the first '/'), or '' when absent."""
+        parts = self.model.split("/", 1)
+        return parts[1] if len(parts) == 2 else ""
+
+
+@dataclass
+class ModelResponse:
+    """What one model call returned."""
+
+    message: Message
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    """What a model may know about the episode it serves.
+
+    Only special providers use it (the oracle agent reads the task's gold
+    actions; scripted models pick a per-task script); real models ignore it.
+    """
+
+    task: Any
+    domain: Any
+    trial: int
+    seed: int
+    role: str
+
+
+class Model(abc.ABC):
+    """An async chat model with tool calling."""
+
+    config: ModelConfig
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    async def generate(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        **params: Any,
+    ) -> ModelResponse:
+        """Produce the next assistant message.
+
+        Args:
+            messages: The conversation so far, system prompt first.
+            tools: OpenAI tool definitions the model may call.
+            **params: Sampling parameters overriding the config's args.
+
+        Raises:
+            RetryableModelError: a transient failure.
+            TerminalModelError: a failure retrying will not fix.
+        """
+
+    def for_episode(self, episode: EpisodeInfo) -> Model:
+        """A model instance for one episode (stateful providers override this)."""
+        return self
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release network resources."""
+
+    @property
+    def name(self) -> str:
+        """The configured model string."""
+        return self.config.model
+
+
+ProviderFactory = Callable[[ModelConfig], Model]
+_PROVIDERS: dict[str, ProviderFactory] = {}
+
+
+def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Decorator registering a model provider factory under ``name``."""
+
+    def deco(factory: ProviderFactory) -> ProviderFactory:
+        _PROVIDERS[name] = factory
+        return factory
+
+    return deco
+
+
+def model_providers() -> list[str]:
+    """Names of the registered providers."""
+    _ensure_builtin_providers()
+    return sorted(_PROVIDERS)
+
+
+def _ensure_builtin_providers() -> None:
+    import toolgym.models._providers  # noqa: F401
+
+
+def create_model(config: ModelConfig | str) -> Model:
+    """Build a model from a config or a model string such as ``'openai/gpt-4o'``."""
+    if isinstance(config, str):
+        config = ModelConfig(model=config)
+    _ensure_builtin_providers()
+    factory = _PROVIDERS.get(config.provider)
+    if factory is None:
+        known = ", ".join(sorted(_PROVIDERS))
+        raise ConfigError(f"unknown model provider {config.provider!r} in {config.model!r} "
+                          f"(known: {known})")
+    return factory(config)

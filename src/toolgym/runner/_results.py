@@ -1,0 +1,85 @@
+"""Saved run records: one :class:`RolloutResult` per line of ``results.jsonl``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from toolgym.evaluation._types import RewardBreakdown
+from toolgym.messages import Message, Usage
+
+__all__ = ["RolloutResult", "Termination", "Timings"]
+
+
+class Termination(StrEnum):
+    """Why an episode ended."""
+
+    USER_STOP = "user_stop"
+    AGENT_STOP = "agent_stop"
+    TRANSFER = "transfer"
+    MAX_STEPS = "max_steps"
+    TOO_MANY_ERRORS = "too_many_errors"
+    CONTEXT_OVERFLOW = "context_overflow"
+    MODEL_ERROR = "model_error"
+    TIMEOUT = "timeout"
+    COST_LIMIT = "cost_limit"
+    CANCELLED = "cancelled"
+
+    @property
+    def normal(self) -> bool:
+        """Ended by the user or agent (the only endings whose reward is graded)."""
+        return self in (Termination.USER_STOP, Termination.AGENT_STOP, Termination.TRANSFER)
+
+    @property
+    def infrastructure(self) -> bool:
+        """Ended by infrastructure trouble rather than by the agent's behaviour."""
+        return self in (Termination.MODEL_ERROR, Termination.CANCELLED)
+
+
+class Timings(BaseModel):
+    """Wall-clock facts about one rollout."""
+
+    started_at: str = Field(description="ISO-8601 UTC start time.")
+    finished_at: str = Field(description="ISO-8601 UTC end time.")
+    duration_s: float = Field(description="Total wall time.")
+    agent_s: float = Field(0.0, description="Time inside agent model calls.")
+    user_s: float = Field(0.0, description="Time inside user model calls.")
+    env_s: float = Field(0.0, description="Time inside tools.")
+    eval_s: float = Field(0.0, description="Time spent grading.")
+
+
+class RolloutResult(BaseModel):
+    """One finished rollout (a task x trial), as written to results.jsonl."""
+
+    task_id: str = Field(description="Task id.")
+    trial: int = Field(description="Trial index, 0-based.")
+    seed: int = Field(description="Seed used by every seeded component of this rollout.")
+    messages: list[Message] = Field(description="Full conversation, system prompt first.")
+    reward: float | None = Field(description="Final reward (None when judge_needed).")
+    breakdown: RewardBreakdown = Field(description="How the reward was computed.")
+    termination: Termination = Field(description="Why the episode ended.")
+    steps: int = Field(0, description="Agent steps (model calls) taken.")
+    usage: dict[str, Usage] = Field(default_factory=dict, description="Usage per model role.")
+    timings: Timings = Field(description="Timing facts.")
+    error: str | None = Field(None, description="Infrastructure error text, if any.")
+    final_digest: str | None = Field(None, description="Canonical digest of the final DB.")
+    annotations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Judge annotations {judge, turn, text, verdict}."
+    )
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The (task id, trial) pair identifying this rollout within a run."""
+        return (self.task_id, self.trial)
+
+    @property
+    def infra_error(self) -> bool:
+        """Whether the rollout ended through infrastructure trouble."""
+        return self.termination.infrastructure
+
+    @property
+    def success(self) -> bool:
+        """Reward counted as a pass (reward == 1 within float noise)."""
+        return self.reward is not None and self.reward >= 1.0 - 1e-6

@@ -1,0 +1,134 @@
+"""The run directory: config.json, append-only results.jsonl, summary.json.
+
+``results.jsonl`` is append-only: each finished rollout is one line, written
+with a single ``write`` of the whole line followed by ``flush`` + ``fsync``.
+A hard kill can leave at most one torn last line; readers ignore a final line
+without a newline, and writers truncate it away before appending, so the file
+never holds a corrupt record and every written rollout survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from toolgym.errors import DataError
+from toolgym.runner._results import RolloutResult
+
+__all__ = ["ResultsWriter", "RunData", "load_run", "read_results"]
+
+RESULTS = "results.jsonl"
+CONFIG = "config.json"
+SUMMARY = "summary.json"
+
+
+def read_results(path: str | Path) -> list[RolloutResult]:
+    """Read a results.jsonl, skipping a torn final line (from a hard kill)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    data = p.read_bytes()
+    out: list[RolloutResult] = []
+    lines = data.split(b"\n")
+    # The element after the last newline is either empty or a torn line.
+    for lineno, line in enumerate(lines[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(RolloutResult.model_validate_json(line))
+        except ValidationError as exc:
+            raise DataError(f"{p}:{lineno}: not a valid rollout record: "
+                            f"{exc.errors()[0]['msg']}") from None
+    return out
+
+
+class ResultsWriter:
+    """Appends rollouts to results.jsonl durably, one line each."""
+
+    def __init__(self, path: str | Path, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self._repair()
+        self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
+
+    def _repair(self) -> None:
+        """Drop a torn final line left by a hard kill."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb+") as fh:
+            data = fh.read()
+            if data and not data.endswith(b"\n"):
+                cut = data.rfind(b"\n") + 1
+                fh.truncate(cut)
+
+    def append(self, result: RolloutResult) -> None:
+        """Write one rollout as one line and make it durable."""
+        line = result.model_dump_json().encode("utf-8") + b"\n"
+        self._fh.write(line)
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        self._fh.close()
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON via a temporary file and rename, so readers never see half a file."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+
+
+@dataclass
+class RunData:
+    """A run directory loaded into memory."""
+
+    path: Path
+    config: dict[str, Any]
+    results: list[RolloutResult]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The run directory's name."""
+        return self.path.name
+
+    @property
+    def domain(self) -> str:
+        """Domain name from the config ('' if unknown)."""
+        return str(self.config.get("domain", {}).get("name", ""))
+
+    @property
+    def agent_model(self) -> str:
+        """The agent model string from the config ('' if unknown)."""
+        return str(self.config.get("agent", {}).get("model", {}).get("model", ""))
+
+
+def load_run(path: str | Path) -> RunData:
+    """Load a run directory written by :func:`toolgym.run` (or ``toolgym run``)."""
+    p = Path(path)
+    if not p.is_dir():
+        raise DataError(f"{p}: run directory not found")
+    cfg_path = p / CONFIG
+    config: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            config = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{cfg_path}: invalid JSON: {exc.msg}") from None
+    summary: dict[str, Any] = {}
+    sum_path = p / SUMMARY
+    if sum_path.exists():
+        try:
+            summary = json.loads(sum_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            summary = {}
+    return RunData(path=p, config=config, results=read_results(p / RESULTS), summary=summary)
