@@ -1,0 +1,98 @@
+"""Agent strategies: how an agent turns the conversation into its next message.
+
+An :class:`Agent` wraps a :class:`~toolgym.models.Model`. The runner keeps
+one canonical conversation (OpenAI-style messages, system prompt first) and
+asks the agent for the next assistant message; a strategy may prompt its
+model differently (ReAct text, few-shot demonstrations) but always returns
+an assistant :class:`~toolgym.messages.Message` whose ``tool_calls`` are the
+calls to execute. Strategies are registered by name so a run's config can
+rebuild them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolgym.errors import ConfigError
+from toolgym.messages import Message, Usage
+from toolgym.models._base import Model
+
+__all__ = [
+    "Agent",
+    "AgentContext",
+    "AgentReply",
+    "agent_strategies",
+    "create_agent",
+    "register_agent",
+]
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """What an agent is built with for one episode."""
+
+    model: Model
+    system_prompt: str
+    tools: list[dict[str, Any]]
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgentReply:
+    """The agent's next message and what producing it cost."""
+
+    message: Message
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+
+
+class Agent(abc.ABC):
+    """An agent strategy for one episode."""
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        self.model = ctx.model
+
+    @abc.abstractmethod
+    async def act(self, messages: list[Message]) -> AgentReply:
+        """Return the next assistant message given the canonical conversation.
+
+        ``messages[0]`` is the system message built from ``ctx.system_prompt``.
+        Model errors (``toolgym.models.ModelError`` subclasses) propagate.
+        """
+
+
+AgentFactory = Callable[[AgentContext], Agent]
+_AGENTS: dict[str, AgentFactory] = {}
+
+
+def register_agent(name: str) -> Callable[[AgentFactory], AgentFactory]:
+    """Decorator registering an agent strategy under ``name``."""
+
+    def deco(factory: AgentFactory) -> AgentFactory:
+        _AGENTS[name] = factory
+        return factory
+
+    return deco
+
+
+def _ensure_builtin() -> None:
+    import toolgym.agents._strategies  # noqa: F401
+
+
+def agent_strategies() -> list[str]:
+    """Names of the registered agent strategies."""
+    _ensure_builtin()
+    return sorted(_AGENTS)
+
+
+def create_agent(name: str, ctx: AgentContext) -> Agent:
+    """Build the agent strategy ``name``."""
+    _ensure_builtin()
+    factory = _AGENTS.get(name)
+    if factory is None:
+        raise ConfigError(f"unknown agent strategy {name!r} (known: {', '.join(sorted(_AGENTS))})")
+    return factory(ctx)

@@ -1,0 +1,31 @@
+"""Evaluation: ground-truth checks, rewards and metrics."""
+
+from toolgym.evaluation._evaluate import (
+    Evaluator,
+    NLJudge,
+    check_actions,
+    check_communicate,
+    evaluate,
+)
+from toolgym.evaluation._types import (
+    ActionCheck,
+    CommunicateCheck,
+    DBCheck,
+    EnvAssertionCheck,
+    NLAssertionCheck,
+    RewardBreakdown,
+)
+
+__all__ = [
+    "ActionCheck",
+    "CommunicateCheck",
+    "DBCheck",
+    "EnvAssertionCheck",
+    "Evaluator",
+    "NLAssertionCheck",
+    "NLJudge",
+    "RewardBreakdown",
+    "check_actions",
+    "check_communicate",
+    "evaluate",
+]

@@ -1,0 +1,114 @@
+"""User simulators: who plays the customer.
+
+A :class:`UserSimulator` sees the conversation from the user's side (the
+agent's text messages; never tool traffic) and returns the user's next
+message. A user ends the episode by including a stop marker: ``###STOP###``
+(goal reached or given up), ``###TRANSFER###`` (was transferred) or
+``###OUT-OF-SCOPE###`` (the scenario does not say what to do).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolgym.errors import ConfigError
+from toolgym.messages import Message, Usage
+from toolgym.models._base import Model
+from toolgym.tasks import Task
+
+__all__ = [
+    "STOP_MARKERS",
+    "UserContext",
+    "UserReply",
+    "UserSimulator",
+    "create_user",
+    "register_user",
+    "stop_marker",
+    "user_strategies",
+]
+
+STOP = "###STOP###"
+TRANSFER = "###TRANSFER###"
+OUT_OF_SCOPE = "###OUT-OF-SCOPE###"
+STOP_MARKERS = (STOP, TRANSFER, OUT_OF_SCOPE)
+
+
+def stop_marker(text: str | None) -> str | None:
+    """The first stop marker found in ``text``, if any."""
+    if not text:
+        return None
+    for marker in STOP_MARKERS:
+        if marker in text:
+            return marker
+    return None
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """What a user simulator is built with for one episode."""
+
+    task: Task
+    model: Model | None
+    seed: int
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class UserReply:
+    """The user's next message and what producing it cost."""
+
+    message: Message
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+
+
+class UserSimulator(abc.ABC):
+    """A simulated (or human) user for one episode."""
+
+    def __init__(self, ctx: UserContext) -> None:
+        self.ctx = ctx
+        self.task = ctx.task
+
+    @abc.abstractmethod
+    async def respond(self, messages: list[Message]) -> UserReply:
+        """Return the user's next message (role ``user``).
+
+        ``messages`` is the canonical conversation (system prompt, user,
+        assistant and tool messages); the simulator picks what a user sees.
+        """
+
+
+UserFactory = Callable[[UserContext], UserSimulator]
+_USERS: dict[str, UserFactory] = {}
+
+
+def register_user(name: str) -> Callable[[UserFactory], UserFactory]:
+    """Decorator registering a user simulator under ``name``."""
+
+    def deco(factory: UserFactory) -> UserFactory:
+        _USERS[name] = factory
+        return factory
+
+    return deco
+
+
+def _ensure_builtin() -> None:
+    import toolgym.users._simulators  # noqa: F401
+
+
+def user_strategies() -> list[str]:
+    """Names of the registered user simulators."""
+    _ensure_builtin()
+    return sorted(_USERS)
+
+
+def create_user(name: str, ctx: UserContext) -> UserSimulator:
+    """Build the user simulator ``name``."""
+    _ensure_builtin()
+    factory = _USERS.get(name)
+    if factory is None:
+        raise ConfigError(f"unknown user simulator {name!r} (known: {', '.join(sorted(_USERS))})")
+    return factory(ctx)
