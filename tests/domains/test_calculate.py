@@ -89,10 +89,10 @@ def _literal(draw: st.DrawFn) -> tuple[str, _Value]:
 def _expressions(draw: st.DrawFn, depth: int = 3) -> tuple[str, _Value]:
     """An expression's text together with its value computed independently."""
     if depth == 0 or draw(st.booleans()):
-        text, value = draw(_literal())
-        if draw(st.booleans()):
-            return f"-{text}", -value if value is not None else None
-        return text, value
+        text, number = draw(_literal())
+        if draw(st.booleans()) and number is not None:
+            return f"-{text}", -number
+        return text, number
     ltext, lval = draw(_expressions(depth=depth - 1))
     rtext, rval = draw(_expressions(depth=depth - 1))
     op = draw(st.sampled_from(["+", "-", "*", "/"]))

@@ -106,7 +106,7 @@ def domain_names() -> list[str]:
 
 def _ensure_builtins() -> None:
     # Importing the built-in packages registers them.
-    import toolgym.domains.airline  # noqa: F401
+    import toolgym.domains.airline
     import toolgym.domains.retail  # noqa: F401
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from toolgym.domains._db import DB, Snapshot
 from toolgym.domains._domain import Domain
-from toolgym.domains._toolkit import Toolkit, ToolKind, ToolResult
+from toolgym.domains._toolkit import ToolKind, Toolkit, ToolResult
 from toolgym.errors import DataError
 from toolgym.messages import Message, ToolCall
 from toolgym.tasks import Task

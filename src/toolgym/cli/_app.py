@@ -1,0 +1,80 @@
+"""The typer application: ``toolgym validate | run | resume | report | compare | view``.
+
+User errors (bad files, bad options, unknown names) print one line to
+stderr and exit with status 1 or 2; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from toolgym.cli._common import err, fail, out
+from toolgym.errors import ToolgymError
+
+app = typer.Typer(
+    name="toolgym",
+    help="Simulate, evaluate and improve tool-using conversational agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+@app.command()
+def validate(
+    domain: Annotated[str, typer.Option(help="Domain name.")] = "airline",
+    data_dir: Annotated[Path | None, typer.Option(help="tau2-format data directory.")] = None,
+    tasks_file: Annotated[Path | None, typer.Option(help="Task file to validate.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write JSON lines here.")] = None,
+    dump_db: Annotated[Path | None, typer.Option(help="Write each final DB here.")] = None,
+) -> None:
+    """Replay every task's gold actions on a fresh database and report problems."""
+    from toolgym.domains import load_domain
+    from toolgym.evaluation._validate import validate_tasks
+
+    t0 = time.perf_counter()
+    try:
+        d = load_domain(domain, data_dir=data_dir, tasks_file=tasks_file)
+        results = validate_tasks(d, dump_dir=dump_db)
+    except ToolgymError as exc:
+        raise fail(str(exc)) from None
+    lines = [json.dumps(r.to_json(), ensure_ascii=False) for r in results]
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        for e in r.errors:
+            err.print(f"task {r.task_id}: {e}", highlight=False, markup=False)
+    out.print(f"{len(results)} tasks, {len(results) - len(bad)} valid, {len(bad)} invalid "
+              f"({time.perf_counter() - t0:.2f} s)", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+def _register_commands() -> None:
+    from toolgym.cli import _report_cmds, _run_cmds
+
+    _run_cmds.register(app)
+    _report_cmds.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except ToolgymError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+

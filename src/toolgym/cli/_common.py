@@ -1,0 +1,32 @@
+"""Helpers shared by the CLI modules: consoles, one-line errors, k=v options."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one error line and return the Exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def parse_kv(items: list[str] | None, option: str) -> dict[str, Any]:
+    """Parse repeated ``k=v`` options; values are JSON when they parse, else strings."""
+    out_: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise fail(f"{option} expects key=value, got {item!r}", 2)
+        key, value = item.split("=", 1)
+        try:
+            out_[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out_[key.strip()] = value
+    return out_

@@ -1,0 +1,102 @@
+"""``toolgym report | compare | view``: looking at finished (or running) runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from toolgym.cli._common import fail, out
+from toolgym.errors import ToolgymError
+
+__all__ = ["register"]
+
+
+def _error(exc: BaseException) -> typer.Exit:
+    # Messages carry paths and file text; escape so rich does not read them as markup.
+    return fail(escape(str(exc)))
+
+
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories.", show_default=False)],
+    out_file: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write.")] = Path(
+        "report.html"),
+    title: Annotated[str | None, typer.Option(help="Page title.")] = None,
+) -> None:
+    """Write a self-contained HTML report (with a trajectory viewer) of one or more runs."""
+    from toolgym.report import render_report
+    from toolgym.runner._store import load_run
+
+    try:
+        runs = [load_run(d) for d in run_dirs]
+        path = render_report(runs, out_file, title=title)
+    except (ToolgymError, OSError) as exc:
+        raise _error(exc) from None
+    out.print(str(path), highlight=False, markup=False, soft_wrap=True)
+
+
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Baseline run directory (A).")],
+    run_b: Annotated[Path, typer.Argument(help="Run directory compared with it (B).")],
+    html: Annotated[Path | None, typer.Option(help="Also write an HTML report here.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the resampling statistics.")] = 0,
+) -> None:
+    """Compare two runs: metrics side by side and a paired test over shared tasks."""
+    from toolgym.report import compare as compare_runs
+    from toolgym.report import print_comparison, render_report
+    from toolgym.runner._store import load_run
+
+    try:
+        a, b = load_run(run_a), load_run(run_b)
+        comparison = compare_runs(a, b, seed=seed)
+        path = render_report([a, b], html, seed=seed) if html is not None else None
+    except (ToolgymError, OSError) as exc:
+        raise _error(exc) from None
+    print_comparison(comparison, out)
+    if path is not None:
+        out.print(str(path), highlight=False, markup=False, soft_wrap=True)
+
+
+def _wait_until_interrupted() -> None:
+    """Block until Ctrl-C (replaced in tests)."""
+    while True:
+        time.sleep(3600)
+
+
+def view(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories.", show_default=False)],
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    refresh: Annotated[float, typer.Option(help="Seconds between checks for new results.")
+                       ] = 2.0,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
+) -> None:
+    """Serve a live report of runs (reloads while they are in progress) until Ctrl-C."""
+    from toolgym.report import serve
+
+    try:
+        server = serve(run_dirs, host=host, port=port, refresh_s=refresh)
+    except (ToolgymError, OSError) as exc:
+        raise _error(exc) from None
+    out.print(f"Serving {server.url} (Ctrl-C to stop)", highlight=False, markup=False,
+              soft_wrap=True)
+    if not no_open:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        _wait_until_interrupted()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report``, ``compare`` and ``view`` commands to a typer app."""
+    app.command("report")(report)
+    app.command("compare")(compare)
+    app.command("view")(view)

@@ -1,0 +1,103 @@
+"""The natural-language assertion judge: an LLM grades statements.
+
+The judge model sees the conversation (as a plain transcript, with tool
+calls and results) and the list of assertions, and must answer with JSON:
+``{"results": [{"assertion": ..., "met": true|false, "justification": ...,
+"turn": <message index or null>}]}``. Replies that are not valid JSON are
+retried by asking again once; if they still fail, the judge raises
+:class:`~toolgym.models.TerminalModelError` and the rollout records that the
+judge failed (never a silent pass).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from toolgym.evaluation._types import NLAssertionCheck
+from toolgym.messages import Message
+from toolgym.models._base import Model, TerminalModelError
+from toolgym.tasks import Task
+
+__all__ = ["NLAssertionJudge", "render_transcript"]
+
+_SYSTEM = """You grade a customer-service conversation between an AI agent and a customer.
+For each numbered assertion, decide whether the conversation satisfies it.
+Judge only from the transcript. Answer with JSON only, in this shape:
+{"results": [{"index": 1, "met": true, "justification": "...", "turn": 5}, ...]}
+"turn" is the [number] of the message that best supports your verdict, or null."""
+
+
+def render_transcript(messages: Sequence[Message]) -> str:
+    """The conversation as numbered plain text (system prompt omitted)."""
+    lines: list[str] = []
+    for i, m in enumerate(messages):
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            lines.append(f"[{i}] tool {m.name} -> {m.content}")
+            continue
+        if m.content:
+            lines.append(f"[{i}] {m.role}: {m.content}")
+        for c in m.tool_calls or []:
+            lines.append(f"[{i}] {m.role} calls {c.name}({c.arguments_json()})")
+    return "\n".join(lines)
+
+
+def _extract_json(text: str) -> Any:
+    text = text.strip()
+    fence = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
+    if fence:
+        text = fence.group(1)
+    start = text.find("{")
+    end = text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("no JSON object in the reply")
+    return json.loads(text[start : end + 1])
+
+
+class NLAssertionJudge:
+    """Grades a task's NL assertions with a model."""
+
+    def __init__(self, model: Model, attempts: int = 2) -> None:
+        self.model = model
+        self.attempts = attempts
+
+    async def grade(
+        self, task: Task, messages: Sequence[Message], assertions: Sequence[str]
+    ) -> list[NLAssertionCheck]:
+        """One verdict per assertion, in order."""
+        numbered = "\n".join(f"{i}. {a}" for i, a in enumerate(assertions, start=1))
+        prompt = [
+            Message.system(_SYSTEM),
+            Message.user(f"Transcript:\n{render_transcript(messages)}\n\nAssertions:\n{numbered}"),
+        ]
+        last_error = ""
+        for _ in range(self.attempts):
+            response = await self.model.generate(prompt)
+            try:
+                data = _extract_json(response.message.content or "")
+                return self._checks(data, assertions)
+            except (ValueError, KeyError, TypeError) as exc:
+                last_error = str(exc)
+                prompt = [*prompt, response.message,
+                          Message.user(f"That was not valid JSON ({exc}). Answer with JSON only.")]
+        raise TerminalModelError(f"NL judge gave no usable verdict: {last_error}")
+
+    @staticmethod
+    def _checks(data: Any, assertions: Sequence[str]) -> list[NLAssertionCheck]:
+        by_index: dict[int, dict[str, Any]] = {}
+        for item in data["results"]:
+            by_index[int(item.get("index", len(by_index) + 1))] = item
+        out = []
+        for i, a in enumerate(assertions, start=1):
+            item = by_index.get(i)
+            if item is None or not isinstance(item.get("met"), bool):
+                raise ValueError(f"no boolean verdict for assertion {i}")
+            turn = item.get("turn")
+            out.append(NLAssertionCheck(assertion=a, met=item["met"],
+                                        justification=item.get("justification"),
+                                        turn=turn if isinstance(turn, int) else None))
+        return out

@@ -1,0 +1,242 @@
+"""The ``oracle`` provider: an agent that replays a task's gold actions.
+
+It is the reference point of a benchmark run (an upper bound, and a check
+that the environment and grader agree with the task files): each call
+returns the next gold tool call (one per assistant message, ids
+``call_<n>``), then a final text stating every ``communicate_info`` string
+verbatim. Tool results are not read.
+
+``args.error_rate`` (default 0) makes it imperfect in a reproducible way:
+per episode, ``random.Random(f"{seed}:{task.id}:{trial}")`` decides whether
+to make one realistic mistake: a wrong argument in a write action, a skipped
+write action, or stopping early before the last write action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolgym.errors import ConfigError
+from toolgym.messages import Message, ToolCall, Usage
+from toolgym.models._base import (
+    EpisodeInfo,
+    Model,
+    ModelConfig,
+    ModelResponse,
+    TerminalModelError,
+    register_provider,
+)
+
+__all__ = [
+    "OracleMistake",
+    "OracleModel",
+    "OraclePlan",
+    "communicate_text",
+    "oracle_plan",
+]
+
+CLOSING_TEXT = "Is there anything else I can help you with?"
+EARLY_STOP_TEXT = "I'm sorry, but I am not able to complete the rest of this request."
+
+# Used when no domain toolkit tells which tools write.
+_READ_PREFIXES = ("get_", "find_", "list_", "search_", "lookup_", "check_")
+_NON_WRITE = frozenset({"calculate", "think", "transfer_to_human_agents"})
+
+
+@dataclass(frozen=True)
+class OracleMistake:
+    """The one mistake an imperfect oracle makes in an episode."""
+
+    kind: str
+    """``wrong_argument``, ``skipped_action`` or ``early_stop``."""
+    action_index: int
+    """Index of the affected gold action (assistant actions only)."""
+    argument: str | None = None
+    old: Any = None
+    new: Any = None
+
+
+@dataclass
+class OraclePlan:
+    """What the oracle will do in one episode."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    final_text: str
+    mistake: OracleMistake | None = None
+    gold: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def communicate_text(task: Any) -> str:
+    """A closing message stating every ``communicate_info`` string of the task verbatim."""
+    ec = getattr(task, "evaluation_criteria", None)
+    info = [str(s) for s in (getattr(ec, "communicate_info", None) or [])]
+    if not info:
+        return "I have completed your request. " + CLOSING_TEXT
+    # "; " rather than ", ": the COMMUNICATE check drops commas from the message.
+    return "Here is what I found: " + "; ".join(info) + ". " + CLOSING_TEXT
+
+
+def _write_tools(domain: Any) -> set[str] | None:
+    toolkit = getattr(domain, "toolkit_type", None)
+    specs = getattr(toolkit, "tool_specs", None)
+    if specs is None:
+        return None
+    return {name for name, spec in specs().items() if str(spec[0]) == "write"}
+
+
+def _is_write(name: str, writes: set[str] | None) -> bool:
+    if writes is not None:
+        return name in writes
+    return name not in _NON_WRITE and not name.startswith(_READ_PREFIXES)
+
+
+def _perturb_scalar(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value + 1.0
+    if isinstance(value, str) and value:
+        last = value[-1]
+        if last.isdigit():
+            repl = str((int(last) + 1) % 10)
+        elif "a" <= last.lower() <= "z":
+            nxt = chr((ord(last.lower()) - ord("a") + 1) % 26 + ord("a"))
+            repl = nxt.upper() if last.isupper() else nxt
+        else:
+            repl = last + "X"
+        return value[:-1] + repl
+    return None
+
+
+def _perturb(value: Any, rng: random.Random) -> Any:
+    """A plausible wrong variant of ``value``, or None when it has none."""
+    if isinstance(value, list) and value:
+        i = rng.randrange(len(value))
+        new = _perturb(value[i], rng)
+        if new is None:
+            return None
+        out = list(value)
+        out[i] = new
+        return out
+    if isinstance(value, dict) and value:
+        key = rng.choice(sorted(value))
+        new = _perturb(value[key], rng)
+        if new is None:
+            return None
+        return {**value, key: new}
+    return _perturb_scalar(value)
+
+
+def oracle_plan(task: Any, *, domain: Any = None, seed: int = 0, trial: int = 0,
+                error_rate: float = 0.0) -> OraclePlan:
+    """Plan an oracle episode for ``task``.
+
+    Args:
+        task: The task (its assistant gold actions are replayed).
+        domain: The domain, used to know which tools write (a name heuristic
+            is used without it).
+        seed: Run seed.
+        trial: Trial index.
+        error_rate: Probability of making one mistake in this episode.
+    """
+    gold = [(a.name, copy.deepcopy(dict(a.arguments)))
+            for a in getattr(task, "gold_actions", [])
+            if getattr(a, "requestor", "assistant") == "assistant"]
+    calls = copy.deepcopy(gold)
+    final = communicate_text(task)
+    rng = random.Random(f"{seed}:{getattr(task, 'id', '')}:{trial}")
+    if error_rate <= 0 or rng.random() >= error_rate:
+        return OraclePlan(calls, final, None, gold)
+    writes = _write_tools(domain)
+    write_idx = [i for i, (name, _) in enumerate(gold) if _is_write(name, writes)]
+    if not write_idx:
+        return OraclePlan(calls, final, None, gold)
+    kinds = ["wrong_argument", "skipped_action", "early_stop"]
+    for kind in rng.sample(kinds, len(kinds)):
+        if kind == "wrong_argument":
+            for i in rng.sample(write_idx, len(write_idx)):
+                args = calls[i][1]
+                for key in rng.sample(sorted(args), len(args)):
+                    new = _perturb(args[key], rng)
+                    if new is not None and new != args[key]:
+                        mistake = OracleMistake(kind, i, key, args[key], new)
+                        args[key] = new
+                        return OraclePlan(calls, final, mistake, gold)
+            continue
+        if kind == "skipped_action":
+            i = rng.choice(write_idx)
+            del calls[i]
+            return OraclePlan(calls, final, OracleMistake(kind, i), gold)
+        last = write_idx[-1]
+        return OraclePlan(calls[:last], EARLY_STOP_TEXT, OracleMistake(kind, last), gold)
+    return OraclePlan(calls, final, None, gold)  # pragma: no cover - early_stop always applies
+
+
+class OracleModel(Model):
+    """Agent role only: replays the gold actions of the episode's task.
+
+    Config args: ``error_rate`` (float, default 0), ``latency_ms``.
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__(config or ModelConfig(model="oracle"))
+        try:
+            self.error_rate = float(self.config.args.get("error_rate", 0.0))
+        except (TypeError, ValueError):
+            raise ConfigError("oracle: error_rate must be a number") from None
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ConfigError(f"oracle: error_rate must be within [0, 1], got {self.error_rate}")
+        self.latency_s = float(self.config.args.get("latency_ms", 0)) / 1000.0
+        self.plan: OraclePlan | None = None
+        self.step = 0
+
+    def for_episode(self, episode: EpisodeInfo) -> Model:
+        """An oracle bound to the episode's task."""
+        if episode.role not in ("agent", "assistant"):
+            raise ConfigError(f"the oracle model only plays the agent role, not {episode.role!r}")
+        child = OracleModel(self.config)
+        child.plan = oracle_plan(episode.task, domain=episode.domain, seed=episode.seed,
+                                 trial=episode.trial, error_rate=self.error_rate)
+        return child
+
+    @property
+    def mistake(self) -> OracleMistake | None:
+        """The mistake planned for this episode, if any."""
+        return self.plan.mistake if self.plan else None
+
+    async def generate(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        **params: Any,
+    ) -> ModelResponse:
+        """The next gold action, then the final text, then a closing line."""
+        if self.plan is None:
+            raise TerminalModelError("the oracle model needs an episode (for_episode) first")
+        if self.latency_s > 0:
+            await asyncio.sleep(self.latency_s)
+        n = self.step
+        self.step += 1
+        if n < len(self.plan.calls):
+            name, args = self.plan.calls[n]
+            call = ToolCall(id=f"call_{n}", name=name, arguments=copy.deepcopy(args))
+            message = Message(role="assistant", tool_calls=[call])
+        elif n == len(self.plan.calls):
+            message = Message(role="assistant", content=self.plan.final_text)
+        else:
+            message = Message(role="assistant", content=CLOSING_TEXT)
+        usage = Usage(prompt_tokens=0, completion_tokens=0, cost=0.0, calls=1)
+        message.usage = usage
+        message.latency_s = self.latency_s
+        return ModelResponse(message=message, usage=usage, latency_s=self.latency_s)
+
+
+@register_provider("oracle")
+def _make_oracle(config: ModelConfig) -> Model:
+    return OracleModel(config)

@@ -1,0 +1,113 @@
+"""The Python API: ``toolgym.run(...)`` and ``toolgym.resume(...)``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from toolgym.errors import DataError
+from toolgym.models._base import ModelConfig
+from toolgym.runner._config import AgentConfig, DomainRef, RunConfig, UserConfig
+from toolgym.runner._progress import live_progress
+from toolgym.runner._run import RunEvents, default_run_dir, execute_run
+from toolgym.runner._store import CONFIG, RunData
+
+__all__ = ["resume", "run", "run_async"]
+
+
+def _model(value: str | ModelConfig | dict[str, Any] | None) -> ModelConfig | None:
+    if value is None or isinstance(value, ModelConfig):
+        return value
+    if isinstance(value, str):
+        return ModelConfig(model=value)
+    return ModelConfig.model_validate(value)
+
+
+def build_config(
+    domain: str = "airline",
+    *,
+    agent_model: str | ModelConfig | dict[str, Any] = "oracle",
+    user_model: str | ModelConfig | dict[str, Any] | None = None,
+    judge_model: str | ModelConfig | dict[str, Any] | None = None,
+    agent: str = "tool-calling",
+    user: str = "scripted",
+    agent_args: dict[str, Any] | None = None,
+    user_args: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+    tasks_file: str | Path | None = None,
+    system_prompt_file: str | Path | None = None,
+    **options: Any,
+) -> RunConfig:
+    """Assemble a validated :class:`RunConfig` from keyword arguments."""
+    agent_cfg = _model(agent_model)
+    assert agent_cfg is not None
+    return RunConfig(
+        domain=DomainRef(name=domain, data_dir=str(data_dir) if data_dir else None,
+                         tasks_file=str(tasks_file) if tasks_file else None),
+        agent=AgentConfig(strategy=agent, model=agent_cfg, args=agent_args or {},
+                          system_prompt_file=str(system_prompt_file)
+                          if system_prompt_file else None),
+        user=UserConfig(strategy=user, model=_model(user_model), args=user_args or {}),
+        judge=_model(judge_model),
+        **options,
+    )
+
+
+async def run_async(
+    config: RunConfig | None = None,
+    out: str | Path | None = None,
+    display: str = "none",
+    console: Console | None = None,
+    events: RunEvents | None = None,
+    **kwargs: Any,
+) -> RunData:
+    """Async form of :func:`run`."""
+    if config is None:
+        config = build_config(**kwargs)
+    elif kwargs:
+        raise TypeError("pass either a RunConfig or keyword arguments, not both")
+    run_dir = Path(out) if out is not None else default_run_dir(config)
+    events = events or RunEvents()
+    async with live_progress(events, display, console or Console(stderr=True)):
+        return await execute_run(config, run_dir, events)
+
+
+def run(
+    config: RunConfig | None = None,
+    out: str | Path | None = None,
+    display: str = "none",
+    **kwargs: Any,
+) -> RunData:
+    """Run an evaluation and return the loaded run.
+
+    Example::
+
+        run = toolgym.run(domain="airline", agent_model="oracle", user="scripted",
+                          trials=3, out="runs/demo")
+        print(run.summary["pass_k"])
+
+    Args:
+        config: A complete :class:`RunConfig`; or pass its parts as keywords
+            (``domain``, ``agent_model``, ``user_model``, ``judge_model``,
+            ``agent``, ``user``, ``agent_args``, ``user_args``, ``trials``,
+            ``concurrency``, ``tasks``, ``task_ids``, ``split``, ``seed``...).
+        out: Run directory; rerunning with the same directory resumes.
+        display: "rich", "plain" or "none".
+    """
+    return asyncio.run(run_async(config, out=out, display=display, **kwargs))
+
+
+def resume(run_dir: str | Path, display: str = "none", concurrency: int | None = None
+           ) -> RunData:
+    """Resume a run directory with its saved config (only missing rollouts run)."""
+    path = Path(run_dir) / CONFIG
+    if not path.exists():
+        raise DataError(f"{run_dir}: no {CONFIG}; not a toolgym run directory")
+    config = RunConfig.model_validate(json.loads(path.read_text(encoding="utf-8"))["config"])
+    if concurrency is not None:
+        config = config.model_copy(update={"concurrency": concurrency})
+    return run(config, out=run_dir, display=display)

@@ -1,0 +1,172 @@
+"""Run configuration: everything needed to rebuild and resume a run.
+
+A :class:`RunConfig` is validated at the edge (CLI or Python API) and
+written to ``config.json``. It names every component and its arguments, but
+never a secret: API keys are referenced by environment-variable name only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from toolgym.errors import ConfigError
+from toolgym.models._base import ModelConfig
+from toolgym.tasks import Task
+
+__all__ = [
+    "AgentConfig",
+    "DomainRef",
+    "RunConfig",
+    "UserConfig",
+    "parse_task_ranges",
+    "rollout_seed",
+    "select_tasks",
+]
+
+
+class DomainRef(BaseModel):
+    """Which domain and task set a run uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Registered domain name.")
+    data_dir: str | None = Field(None, description="tau2-format data directory (None: built-in).")
+    tasks_file: str | None = Field(None, description="Task file replacing the domain's tasks.")
+
+
+class AgentConfig(BaseModel):
+    """The agent: strategy, model and prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field("tool-calling", description="Registered agent strategy.")
+    model: ModelConfig = Field(description="The agent's model.")
+    system_prompt_file: str | None = Field(
+        None, description="File whose text replaces the policy-derived system prompt."
+    )
+    system_prompt_sha256: str | None = Field(
+        None, description="Digest of the system prompt file's content (for resume checks)."
+    )
+    args: dict[str, Any] = Field(default_factory=dict, description="Strategy arguments.")
+
+
+class UserConfig(BaseModel):
+    """The user simulator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field("llm", description="Registered user simulator.")
+    model: ModelConfig | None = Field(None, description="The user's model (None: no model).")
+    args: dict[str, Any] = Field(default_factory=dict, description="Simulator arguments.")
+
+
+class RunConfig(BaseModel):
+    """A complete, reproducible description of a run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domain: DomainRef = Field(description="Domain and task set.")
+    agent: AgentConfig = Field(description="Agent.")
+    user: UserConfig = Field(description="User simulator.")
+    judge: ModelConfig | None = Field(None, description="Judge model for NL assertions.")
+    tasks: str | None = Field(None, description="Task index ranges, e.g. '0-9,12'.")
+    task_ids: list[str] | None = Field(None, description="Explicit task ids.")
+    split: str | None = Field(None, description="Named split from split_tasks.json.")
+    shuffle: bool = Field(False, description="Shuffle task order (seeded).")
+    seed: int = Field(0, description="Run seed; every rollout's seed derives from it.")
+    trials: int = Field(1, ge=1, description="Trials per task.")
+    concurrency: int = Field(4, ge=1, description="Rollouts in flight at once.")
+    max_steps: int = Field(50, ge=1, description="Agent model calls per rollout.")
+    max_errors: int = Field(10, ge=1, description="Tool errors that end a rollout.")
+    rollout_timeout_s: float | None = Field(None, description="Wall-time limit per rollout.")
+    rollout_cost_limit: float | None = Field(None, description="USD limit per rollout.")
+
+    # Fields that may change between a run and its resume.
+    RESUMABLE_CHANGES: frozenset[str] = frozenset({"concurrency"})
+
+    def identity(self) -> dict[str, Any]:
+        """The config fields a resume must not change."""
+        data = self.model_dump(mode="json")
+        for key in self.RESUMABLE_CHANGES:
+            data.pop(key, None)
+        return data
+
+
+def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable list of differing leaves between two config dicts."""
+    out: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        path = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(diff_configs(a, b, path + "."))
+        elif a != b:
+            out.append(f"{path}: {a!r} -> {b!r}")
+    return out
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def parse_task_ranges(spec: str) -> list[int]:
+    """Parse '0-9,12' into [0, 1, ..., 9, 12] (inclusive ranges)."""
+    out: list[int] = []
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        m = _RANGE.match(part)
+        if not m:
+            raise ConfigError(f"invalid task range {part.strip()!r} in {spec!r} (use e.g. 0-9,12)")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise ConfigError(f"invalid task range {part.strip()!r}: end before start")
+        out.extend(range(lo, hi + 1))
+    return out
+
+
+def select_tasks(
+    all_tasks: list[Task],
+    splits: dict[str, list[str]],
+    *,
+    tasks: str | None = None,
+    task_ids: list[str] | None = None,
+    split: str | None = None,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> list[Task]:
+    """Apply split, id, index-range and shuffle selection, in that order."""
+    pool = list(all_tasks)
+    if split is not None:
+        if split not in splits:
+            known = ", ".join(sorted(splits)) or "none"
+            raise ConfigError(f"unknown split {split!r} (known: {known})")
+        wanted = set(splits[split])
+        pool = [t for t in pool if t.id in wanted]
+    if task_ids:
+        by_id = {t.id: t for t in pool}
+        missing = [i for i in task_ids if i not in by_id]
+        if missing:
+            raise ConfigError(f"unknown task id(s): {', '.join(missing)}")
+        pool = [by_id[i] for i in task_ids]
+    if tasks:
+        idx = parse_task_ranges(tasks)
+        bad = [i for i in idx if i >= len(pool)]
+        if bad:
+            raise ConfigError(f"task index {bad[0]} out of range (there are {len(pool)} tasks)")
+        pool = [pool[i] for i in idx]
+    if shuffle:
+        rng = random.Random(seed)
+        rng.shuffle(pool)
+    return pool
+
+
+def rollout_seed(run_seed: int, task_id: str, trial: int) -> int:
+    """The deterministic seed of one rollout."""
+    digest = hashlib.sha256(f"{run_seed}:{task_id}:{trial}".encode()).hexdigest()
+    return int(digest[:8], 16)

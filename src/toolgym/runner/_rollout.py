@@ -1,0 +1,205 @@
+"""One rollout: the user / agent / tool loop for a task, then grading.
+
+The loop (tau2's turn order): the agent greets; the user states its goal;
+the agent answers with text (handed to the user) or tool calls (executed in
+order, results appended, agent called again). It ends when the user writes a
+stop marker, the agent transfers to a human, or a limit is hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from toolgym.agents._base import Agent
+from toolgym.domains._domain import Domain
+from toolgym.env._environment import Environment
+from toolgym.evaluation._evaluate import Evaluator, NLJudge
+from toolgym.evaluation._types import RewardBreakdown
+from toolgym.messages import Message, Usage
+from toolgym.models._base import ContextOverflowError, ModelError
+from toolgym.runner._results import RolloutResult, Termination, Timings
+from toolgym.tasks import Task
+from toolgym.users._base import OUT_OF_SCOPE, TRANSFER, UserSimulator, stop_marker
+
+__all__ = ["GREETING", "Limits", "RolloutSpec", "run_rollout"]
+
+GREETING = "Hi! How can I help you today?"
+TRANSFER_TOOL = "transfer_to_human_agents"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-rollout limits."""
+
+    max_steps: int = 50
+    max_errors: int = 10
+    timeout_s: float | None = None
+    cost_limit: float | None = None
+
+
+@dataclass
+class RolloutSpec:
+    """Everything needed to run rollouts of one domain."""
+
+    domain: Domain[Any]
+    evaluator: Evaluator
+    system_prompt: str
+    make_agent: Callable[[Task, int, int], Agent]
+    make_user: Callable[[Task, int, int], UserSimulator]
+    judge: NLJudge | None = None
+    limits: Limits = field(default_factory=Limits)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class _Episode:
+    def __init__(self, spec: RolloutSpec, task: Task, trial: int, seed: int) -> None:
+        self.spec, self.task, self.trial, self.seed = spec, task, trial, seed
+        self.env = Environment(spec.domain, task)
+        self.messages: list[Message] = [Message.system(spec.system_prompt)]
+        self.usage: dict[str, Usage] = {}
+        self.steps = 0
+        self.errors = 0
+        self.agent_s = self.user_s = self.env_s = 0.0
+        self.error: str | None = None
+
+    def _add_usage(self, role: str, usage: Usage) -> None:
+        self.usage[role] = self.usage.get(role, Usage()) + usage
+
+    def _cost(self) -> float:
+        return sum(u.cost or 0.0 for u in self.usage.values())
+
+    async def run(self) -> Termination:
+        spec = self.spec
+        agent = spec.make_agent(self.task, self.trial, self.seed)
+        user = spec.make_user(self.task, self.trial, self.seed)
+        self.messages.append(Message.assistant(GREETING))
+        try:
+            end = await self._user_turn(user)
+            if end is not None:
+                return end
+            while True:
+                if self.steps >= spec.limits.max_steps:
+                    return Termination.MAX_STEPS
+                start = time.perf_counter()
+                reply = await agent.act(self.messages)
+                self.agent_s += time.perf_counter() - start
+                self.steps += 1
+                msg = reply.message
+                msg.turn, msg.usage, msg.latency_s = self.steps, reply.usage, reply.latency_s
+                self._add_usage("agent", reply.usage)
+                self.messages.append(msg)
+                if self._over_budget():
+                    return Termination.COST_LIMIT
+                if msg.tool_calls:
+                    end = self._run_tools(msg)
+                    if end is not None:
+                        return end
+                    continue
+                end = await self._user_turn(user)
+                if end is not None:
+                    return end
+        except ContextOverflowError as exc:
+            self.error = str(exc)
+            return Termination.CONTEXT_OVERFLOW
+        except ModelError as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            return Termination.MODEL_ERROR
+
+    def _over_budget(self) -> bool:
+        limit = self.spec.limits.cost_limit
+        return limit is not None and self._cost() > limit
+
+    def _run_tools(self, msg: Message) -> Termination | None:
+        assert msg.tool_calls
+        transferred = False
+        for call in msg.tool_calls:
+            execution = self.env.execute(call)
+            self.env_s += execution.seconds
+            self.messages.append(Environment.tool_message(execution, turn=self.steps))
+            if execution.result.error:
+                self.errors += 1
+            elif call.name == TRANSFER_TOOL:
+                transferred = True
+        if self.errors >= self.spec.limits.max_errors:
+            return Termination.TOO_MANY_ERRORS
+        return Termination.TRANSFER if transferred else None
+
+    async def _user_turn(self, user: UserSimulator) -> Termination | None:
+        start = time.perf_counter()
+        reply = await user.respond(self.messages)
+        self.user_s += time.perf_counter() - start
+        msg = reply.message
+        msg.usage, msg.latency_s = reply.usage, reply.latency_s
+        self._add_usage("user", reply.usage)
+        self.messages.append(msg)
+        if self._over_budget():
+            return Termination.COST_LIMIT
+        marker = stop_marker(msg.content)
+        if marker is None:
+            return None
+        if marker == TRANSFER:
+            return Termination.TRANSFER
+        if marker == OUT_OF_SCOPE:
+            return Termination.USER_STOP
+        return Termination.USER_STOP
+
+
+async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> RolloutResult:
+    """Run one episode of ``task`` and grade it.
+
+    Model failures that survive the retry policy end the episode with
+    ``model_error`` (an infrastructure error, not the agent's fault); the
+    result is still returned so that it can be recorded.
+    """
+    started, t0 = _now(), time.perf_counter()
+    episode = _Episode(spec, task, trial, seed)
+    timeout = spec.limits.timeout_s
+    try:
+        if timeout is not None:
+            termination = await asyncio.wait_for(episode.run(), timeout)
+        else:
+            termination = await episode.run()
+    except TimeoutError:
+        termination = Termination.TIMEOUT
+    t_eval = time.perf_counter()
+    try:
+        breakdown = await spec.evaluator.evaluate_async(
+            task, episode.messages, normal_end=termination.normal, judge=spec.judge,
+            final_db=episode.env.db,
+        )
+    except ModelError as exc:
+        breakdown = spec.evaluator.evaluate(task, episode.messages, normal_end=termination.normal,
+                                            final_db=episode.env.db)
+        breakdown.notes.append(f"judge failed: {exc}")
+    except Exception as exc:  # grading must never lose the rollout
+        breakdown = RewardBreakdown(reward=None, status="error", notes=[f"evaluation failed: {exc}"])
+    eval_s = time.perf_counter() - t_eval
+    return RolloutResult(
+        task_id=task.id,
+        trial=trial,
+        seed=seed,
+        messages=episode.messages,
+        reward=breakdown.reward,
+        breakdown=breakdown,
+        termination=termination,
+        steps=episode.steps,
+        usage=episode.usage,
+        timings=Timings(
+            started_at=started, finished_at=_now(), duration_s=time.perf_counter() - t0,
+            agent_s=episode.agent_s, user_s=episode.user_s, env_s=episode.env_s, eval_s=eval_s,
+        ),
+        error=episode.error,
+        annotations=[
+            {"judge": "nl_assertion", "turn": c.turn, "text": c.justification or c.assertion,
+             "verdict": c.met}
+            for c in breakdown.nl_assertions if c.met is not None
+        ],
+    )

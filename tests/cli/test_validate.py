@@ -1,0 +1,103 @@
+"""``toolgym validate`` on the tau2 data, the built-in data and broken input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from toolgym.cli._app import app
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["validate", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("name,count", [("airline", 50), ("retail", 114)])
+def test_validate_tau2_data_writes_one_line_per_task(
+    name: str, count: int, shared_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "v.jsonl"
+    code, stdout, _ = _invoke("--domain", name, "--data-dir", str(shared_dir / "tau2" / name),
+                              "--out", str(out))
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == count
+    assert {tuple(sorted(x)) for x in lines} == {("errors", "final_digest", "ok", "task_id")}
+    assert all(len(x["final_digest"]) == 64 for x in lines)
+    assert all(x["ok"] == (not x["errors"]) for x in lines)
+    bad = [x for x in lines if not x["ok"]]
+    assert code == (1 if bad else 0)
+    assert f"{count} tasks" in stdout
+    # Tasks without gold writes end on the pristine database.
+    no_action = [x for x in lines if x["ok"]]
+    assert no_action
+
+
+@pytest.mark.parametrize("name", ["airline", "retail"])
+def test_builtin_tasks_all_validate(name: str) -> None:
+    code, stdout, stderr = _invoke("--domain", name)
+    assert code == 0, stderr
+    assert "0 invalid" in stdout
+
+
+def _task(actions: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "id": "t1",
+        "user_scenario": {"instructions": "cancel my trip"},
+        "evaluation_criteria": {"actions": actions, "reward_basis": ["DB"]},
+    }
+
+
+def test_bad_tasks_give_one_line_errors(tmp_path: Path) -> None:
+    f = tmp_path / "tasks.json"
+    f.write_text(json.dumps([_task([
+        {"action_id": "a", "name": "fly_to_moon", "arguments": {}},
+        {"action_id": "b", "name": "get_user_details", "arguments": {"user_id": "nobody_1"}},
+        {"action_id": "c", "name": "update_reservation_baggages",
+         "arguments": {"reservation_id": "X", "total_baggages": "two",
+                       "nonfree_baggages": 0, "payment_id": "p"}},
+    ])]))
+    code, _, stderr = _invoke("--domain", "airline", "--tasks-file", str(f))
+    assert code == 1
+    assert "unknown tool 'fly_to_moon'" in stderr
+    assert "User nobody_1 not found" in stderr
+    assert "argument 'total_baggages' has the wrong type" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_malformed_json_is_one_clear_line(tmp_path: Path) -> None:
+    f = tmp_path / "tasks.json"
+    f.write_text('[{"id": "1", ')
+    code, _, stderr = _invoke("--domain", "airline", "--tasks-file", str(f))
+    assert code == 1
+    assert str(f) in stderr and "invalid JSON" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_missing_field_names_file_task_and_field(tmp_path: Path) -> None:
+    f = tmp_path / "tasks.json"
+    f.write_text(json.dumps([{"id": "7", "user_scenario": {}}]))
+    code, _, stderr = _invoke("--domain", "airline", "--tasks-file", str(f))
+    assert code == 1
+    assert "task '7'" in " ".join(stderr.split()) and "instructions" in stderr
+
+
+def test_unknown_domain(tmp_path: Path) -> None:
+    code, _, stderr = _invoke("--domain", "space")
+    assert code == 1 and "unknown domain 'space'" in stderr
+
+
+def test_dump_db_writes_final_databases(tmp_path: Path) -> None:
+    code, _, _ = _invoke("--domain", "airline", "--dump-db", str(tmp_path / "dbs"),
+                         "--out", str(tmp_path / "v.jsonl"))
+    assert code == 0
+    from toolgym.domains import canonical_digest
+
+    first = json.loads((tmp_path / "v.jsonl").read_text().splitlines()[0])
+    dumped = json.loads((tmp_path / "dbs" / f"{first['task_id']}.json").read_text())
+    assert canonical_digest(dumped) == first["final_digest"]

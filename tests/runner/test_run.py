@@ -1,0 +1,103 @@
+"""End-to-end runs through the Python API and the CLI, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import toolgym
+from toolgym.errors import ConfigError
+from toolgym.runner import RunConfig, load_run
+
+
+def _strip_times(path: Path) -> list[dict[str, object]]:
+    rows = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        row.pop("timings")
+        for m in row["messages"]:
+            m.pop("latency_s", None)
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["task_id"], r["trial"]))
+
+
+def test_oracle_scores_one_on_builtin_airline(tmp_path: Path) -> None:
+    run = toolgym.run(domain="airline", agent_model="oracle", user="scripted", trials=1,
+                      concurrency=8, out=tmp_path / "run")
+    assert len(run.results) == len(toolgym.load_domain("airline").tasks)
+    assert all(r.reward == 1.0 for r in run.results), [
+        (r.task_id, r.breakdown.notes, r.termination) for r in run.results if r.reward != 1.0]
+    assert run.summary["avg_reward"] == 1.0
+    assert run.summary["complete"] is True
+
+
+def test_seeded_offline_run_is_reproducible(tmp_path: Path) -> None:
+    kwargs = dict(domain="retail", agent_model={"model": "oracle",
+                                                "args": {"error_rate": 0.5}},
+                  user="scripted", trials=2, concurrency=4, tasks="0-7", seed=3)
+    toolgym.run(out=tmp_path / "a", **kwargs)
+    toolgym.run(out=tmp_path / "b", **kwargs)
+    a = _strip_times(tmp_path / "a" / "results.jsonl")
+    b = _strip_times(tmp_path / "b" / "results.jsonl")
+    assert a == b
+    rewards = [r["reward"] for r in a]
+    assert 0.0 in rewards and 1.0 in rewards  # mistakes happen, and not always
+
+
+def test_rerun_resumes_and_changed_config_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    toolgym.run(domain="airline", agent_model="oracle", user="scripted", trials=1,
+                tasks="0-3", out=out)
+    lines_before = (out / "results.jsonl").read_text().splitlines()
+    # Remove one line: the rerun must run exactly that rollout again.
+    (out / "results.jsonl").write_text("\n".join(lines_before[:-1]) + "\n")
+    run = toolgym.run(domain="airline", agent_model="oracle", user="scripted", trials=1,
+                      tasks="0-3", out=out)
+    keys = [r.key for r in run.results]
+    assert len(keys) == len(set(keys)) == 4
+    with pytest.raises(ConfigError, match="trials"):
+        toolgym.run(domain="airline", agent_model="oracle", user="scripted", trials=2,
+                    tasks="0-3", out=out)
+
+
+def test_torn_last_line_is_repaired_on_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="0-2", out=out)
+    data = (out / "results.jsonl").read_bytes()
+    lines = data.splitlines(keepends=True)
+    (out / "results.jsonl").write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
+    assert len(load_run(out).results) == 2  # the torn line is ignored by readers
+    run = toolgym.resume(out)
+    assert sorted(r.key for r in run.results) == [(t.id, 0) for t in
+                                                   toolgym.load_domain("airline").tasks[:3]]
+
+
+def test_config_json_has_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-secret-value-123")
+    cfg = {"model": "oracle", "api_key_env": "MY_KEY"}
+    toolgym.run(domain="airline", agent_model=cfg, user="scripted", tasks="0", out=tmp_path / "r")
+    for f in (tmp_path / "r").iterdir():
+        assert "sk-secret-value-123" not in f.read_text()
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    RunConfig.model_validate(saved["config"])
+    assert saved["config"]["agent"]["model"]["api_key_env"] == "MY_KEY"
+
+
+def test_model_names_with_slashes_make_safe_run_dirs() -> None:
+    from toolgym.runner._run import model_slug
+
+    assert model_slug("openai/Qwen/Qwen3-32B") == "openai-Qwen-Qwen3-32B"
+    assert "/" not in model_slug("a/../../b")
+
+
+def test_task_selection_errors_are_clear() -> None:
+    from toolgym.runner import parse_task_ranges
+
+    assert parse_task_ranges("0-3,7") == [0, 1, 2, 3, 7]
+    with pytest.raises(ConfigError, match="invalid task range"):
+        parse_task_ranges("3-x")
+    with pytest.raises(ConfigError, match="out of range"):
+        toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="999",
+                    out="unused-dir-never-created")
