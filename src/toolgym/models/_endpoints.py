@@ -155,7 +155,7 @@ def resolve_model(
         loc = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"model {base.model!r}: {loc}: {first['msg']}") from None
     if endpoints.prices and "price_in" not in config.args:
-        price = lookup_price(config.model, endpoints.prices)
+        price = lookup_price(config.model, endpoints.prices, defaults=False)
         if price is not None:
             config.args["price_in"] = price.input_per_m
             config.args["price_out"] = price.output_per_m

@@ -95,7 +95,8 @@ def _to_price(value: Any, what: str) -> Price:
                       f"got {value!r}")
 
 
-def lookup_price(model: str, table: Mapping[str, Any] | None = None) -> Price | None:
+def lookup_price(model: str, table: Mapping[str, Any] | None = None, *,
+                 defaults: bool = True) -> Price | None:
     """The price of ``model``, or None when unknown.
 
     Args:
@@ -104,8 +105,11 @@ def lookup_price(model: str, table: Mapping[str, Any] | None = None) -> Price | 
             ``[input, output]``) consulted before the defaults. Keys may be
             the full model string, the part after any "/", or the bare model
             name; case does not matter.
+        defaults: Fall back to :data:`DEFAULT_PRICES`.
     """
-    tables: list[Mapping[str, Any]] = [table or {}, DEFAULT_PRICES]
+    tables: list[Mapping[str, Any]] = [table or {}]
+    if defaults:
+        tables.append(DEFAULT_PRICES)
     # The full string, each suffix after a "/" ("Qwen/Qwen3-8B" for
     # "openai/Qwen/Qwen3-8B"), then a dated snapshot's family.
     parts = model.split("/")

@@ -226,6 +226,19 @@ def _make_flights(rng: _Rng) -> list[_Flight]:
     return flights
 
 
+def _at(minutes: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` for a time given in minutes since 2024-05-01 00:00."""
+    # Plain integer arithmetic: datetime objects made this the generator's hot spot.
+    if minutes < 0:  # only a few minutes before May 1st
+        minutes += 24 * 60
+        return f"2024-04-30T{minutes // 60:02d}:{minutes % 60:02d}:00"
+    day, rest = divmod(minutes, 24 * 60)
+    return f"{_DATES[day + 1]}T{rest // 60:02d}:{rest % 60:02d}:00"
+
+
+_NOW = (TODAY - 1) * 24 * 60 + 15 * 60  # CURRENT_TIME in minutes since May 1st
+
+
 def _instance(rng: _Rng, f: _Flight, day: int) -> dict[str, Any]:
     """The state of flight ``f`` on May ``day`` as seen at CURRENT_TIME."""
     if day > TODAY:
@@ -234,35 +247,35 @@ def _instance(rng: _Rng, f: _Flight, day: int) -> dict[str, Any]:
             "available_seats": {c: rng.randint(0, 20) for c in CABINS},
             "prices": {c: f.base[c] + rng.randint(-15, 25) for c in CABINS},
         }
-    sched_dep = datetime(2024, 5, day) + timedelta(minutes=f.dep_minutes)
-    sched_arr = sched_dep + timedelta(minutes=f.duration)
-    dep_shift = timedelta(minutes=rng.randint(-25, 40))
-    arr_shift = dep_shift + timedelta(minutes=rng.randint(-20, 20))
-    if sched_dep + dep_shift > CURRENT_TIME:
+    sched_dep = (day - 1) * 24 * 60 + f.dep_minutes
+    sched_arr = sched_dep + f.duration
+    dep_shift = rng.randint(-25, 40)
+    arr_shift = dep_shift + rng.randint(-20, 20)
+    if sched_dep + dep_shift > _NOW:
         if rng.random() < 0.4:
-            delay = timedelta(minutes=rng.randint(4, 24) * 15)
+            delay = rng.randint(4, 24) * 15
             return {
                 "status": "delayed",
-                "estimated_departure_time_est": _stamp(sched_dep + delay),
-                "estimated_arrival_time_est": _stamp(sched_arr + delay),
+                "estimated_departure_time_est": _at(sched_dep + delay),
+                "estimated_arrival_time_est": _at(sched_arr + delay),
             }
         return {
             "status": "on time",
-            "estimated_departure_time_est": _stamp(sched_dep),
-            "estimated_arrival_time_est": _stamp(sched_arr),
+            "estimated_departure_time_est": _at(sched_dep),
+            "estimated_arrival_time_est": _at(sched_arr),
         }
     if day < TODAY and rng.random() < 0.08:
         return {"status": "cancelled"}
-    if sched_arr + arr_shift > CURRENT_TIME:
+    if sched_arr + arr_shift > _NOW:
         return {
             "status": "flying",
-            "actual_departure_time_est": _stamp(sched_dep + dep_shift),
-            "estimated_arrival_time_est": _stamp(sched_arr + arr_shift),
+            "actual_departure_time_est": _at(sched_dep + dep_shift),
+            "estimated_arrival_time_est": _at(sched_arr + arr_shift),
         }
     return {
         "status": "landed",
-        "actual_departure_time_est": _stamp(sched_dep + dep_shift),
-        "actual_arrival_time_est": _stamp(sched_arr + arr_shift),
+        "actual_departure_time_est": _at(sched_dep + dep_shift),
+        "actual_arrival_time_est": _at(sched_arr + arr_shift),
     }
 
 
