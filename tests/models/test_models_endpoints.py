@@ -106,7 +106,7 @@ def test_dotenv_sets_without_overriding(tmp_path: Path) -> None:
     assert load_dotenv(tmp_path / "absent.env", environ=env) == []
     bad = tmp_path / "bad.env"
     bad.write_text("just words\n")
-    with pytest.raises(DataError, match="bad.env:1"):
+    with pytest.raises(DataError, match=r"bad\.env:1"):
         load_dotenv(bad, environ={})
 
 

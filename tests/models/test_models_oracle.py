@@ -101,7 +101,7 @@ def test_error_rate_one_always_makes_one_deterministic_mistake() -> None:
         assert plan.gold[m.action_index][0] in {"cancel_reservation", "update_baggages"}
         if m.kind == "wrong_argument":
             assert len(plan.calls) == len(plan.gold)
-            name, args = plan.calls[m.action_index]
+            _name, args = plan.calls[m.action_index]
             assert args[m.argument] == m.new != m.old == plan.gold[m.action_index][1][m.argument]
         elif m.kind == "skipped_action":
             assert len(plan.calls) == len(plan.gold) - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 from typing import Any
@@ -130,10 +131,8 @@ def _gate(parties: int) -> Any:
     barrier = threading.Barrier(parties)
 
     def respond(request: dict[str, Any]) -> str:
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=5)
-        except threading.BrokenBarrierError:
-            pass
         return "ok"
 
     return respond

@@ -129,5 +129,5 @@ def test_malformed_scripts_are_data_errors(tmp_path: Path) -> None:
         ScriptedModel.from_items([{"text": "x"}])
     bad = tmp_path / "bad.yaml"
     bad.write_text("- [unclosed\n")
-    with pytest.raises(DataError, match="bad.yaml"):
+    with pytest.raises(DataError, match=r"bad\.yaml"):
         create_model(ModelConfig(model="scripted", args={"script": str(bad)}))

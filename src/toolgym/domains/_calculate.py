@@ -41,6 +41,10 @@ _BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
 }
 
 
+#: Longer input is refused before parsing (an agent has no use for it).
+MAX_EXPRESSION_LENGTH = 10_000
+
+
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression and return the rounded result as text.
 
@@ -61,17 +65,22 @@ def calculate(expression: str) -> str:
     # Python's eval() skips leading blanks of a string source; ast.parse does
     # not, so strip them to accept the same inputs.
     source = expression.lstrip(" ")
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        raise ToolError(f"expression too long (at most {MAX_EXPRESSION_LENGTH} characters)")
     try:
         tree = ast.parse(source, filename="<string>", mode="eval")
-    except SyntaxError as exc:
-        raise ToolError(str(exc)) from None
-    try:
         value = _eval(tree.body)
         return str(round(float(value), 2))
+    except SyntaxError as exc:
+        raise ToolError(str(exc)) from None
     except ZeroDivisionError:
         raise ToolError("division by zero") from None
     except OverflowError as exc:
         raise ToolError(str(exc)) from None
+    except (RecursionError, MemoryError):
+        # Deeply nested input (e.g. thousands of unary minus signs) must not
+        # take the episode down.
+        raise ToolError("expression too deeply nested") from None
 
 
 def _eval(node: ast.expr) -> Number:

@@ -105,9 +105,16 @@ class DB(BaseModel):
         """Load and validate a ``db.json`` file; errors name the file and field."""
         path = Path(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_bytes()
         except FileNotFoundError:
             raise DataError(f"{path}: database file not found") from None
+        try:
+            # pydantic's own JSON parser is faster than json.loads + validation.
+            return cls.model_validate_json(text)
+        except ValidationError:
+            pass  # re-parse below for a precise message (JSON syntax or field)
+        try:
+            raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
         return cls.from_dict(raw, source=str(path))
@@ -262,7 +269,7 @@ class Snapshot(Generic[DBT]):
         db = type(src).model_construct(**data)
         db._base = self
         db._dirty = {}
-        return db
+        return typing.cast(DBT, db)
 
     def to_dict(self) -> dict[str, Any]:
         """The pristine database as a plain dict (a new object each call)."""
@@ -279,6 +286,14 @@ class Snapshot(Generic[DBT]):
             if f not in self._db.table_names()
         }
         self._cache, self._values = cache, values
+
+    def verify(self) -> bool:
+        """Recompute the pristine digest from scratch and compare with the cached one.
+
+        A ``False`` means a tool changed a shared record in place (it forgot
+        ``DB.edit``): the copy-on-write invariant is broken.
+        """
+        return canonical_digest(self._db.to_dict()) == self.digest()
 
     def warm(self) -> None:
         """Build the canonical-bytes cache now (otherwise on first digest)."""
@@ -301,6 +316,7 @@ class Snapshot(Generic[DBT]):
         h.update(b"{")
         first_field = True
         for name in fields:
+            body: Iterable[str]
             if name in db.table_names():
                 body = self._table_json(db, name, changed.get(name, set()))
             else:

@@ -13,6 +13,7 @@ pydantic's lax rules and turns validation failures into :class:`ToolError`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -78,10 +79,15 @@ class ToolResult:
 _T = TypeVar("_T")
 
 
+@functools.lru_cache(maxsize=256)
+def _adapter(type_: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(type_)
+
+
 def parse(type_: type[_T] | Any, value: Any, what: str = "argument") -> _T:
     """Validate ``value`` as ``type_`` with lax rules; raise :class:`ToolError`."""
     try:
-        return typing.cast(_T, TypeAdapter(type_).validate_python(value))
+        return typing.cast(_T, _adapter(typing.cast(Any, type_)).validate_python(value))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
@@ -147,7 +153,11 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
             mode = "other"
             continue
         if mode == "desc":
-            desc.append(line)
+            # Join wrapped lines of a paragraph with spaces; keep paragraph breaks.
+            if line.strip() and desc and desc[-1]:
+                desc[-1] = desc[-1] + " " + line.strip()
+            else:
+                desc.append(line.strip())
         elif mode == "args":
             m = re.match(r"^\s{2,}(\w+)(?:\s*\([^)]*\))?:\s*(.*)$", line)
             if m and (line.startswith("    ") and not line.startswith("        ")):

@@ -60,7 +60,7 @@ CONVENTIONS: tuple[Convention, ...] = ("tau-bench", "tau2")
 # Above this many non-zero paired differences the sign-flip test is sampled.
 _EXACT_FLIP_LIMIT = 20
 _MC_PERMUTATIONS = 20_000
-_BOOTSTRAP_RESAMPLES = 2_000
+_BOOTSTRAP_RESAMPLES = 1_000
 
 
 def pass_hat_k(num_trials: int, num_successes: int, k: int) -> float:

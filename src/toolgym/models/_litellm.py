@@ -55,6 +55,11 @@ class LiteLLMModel(Model):
         self._litellm = _import_litellm()
         self.price: Price | None = price_for_config(config.model, config.args)
 
+    @property
+    def price_known(self) -> bool:
+        """Whether toolgym has a price (otherwise LiteLLM's own estimate is tried)."""
+        return self.price is not None
+
     async def generate(
         self,
         messages: list[Message],
@@ -100,9 +105,8 @@ class LiteLLMModel(Model):
             except Exception:
                 cost = None
             if cost is not None:
+                # The message carries the same Usage object.
                 response.usage.cost = cost
-                if response.message.usage is not None:
-                    response.message.usage.cost = cost
         return response
 
 

@@ -77,8 +77,14 @@ def _link(view: RunView, task_id: str, trial: int, text: str | None = None) -> s
 
 def _header(views: list[RunView], title: str) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    sections = [("summary", "summary"), ("passk", "pass^k")]
+    if len(views) > 1:
+        sections.append(("compare", "comparison"))
+    sections += [("cost", "cost"), ("terminations", "terminations"),
+                 ("failures", "failures"), ("latency", "latency"), ("outcomes", "outcomes")]
+    nav = " \u00b7 ".join(f'<a href="#sec-{k}">{label}</a>' for k, label in sections)
     parts = [f"<h1>{escape(title)}</h1>",
-             f'<div class="note">Generated {escape(now)} by toolgym.</div>']
+             f'<div class="note">Generated {escape(now)} by toolgym. {nav}</div>']
     if any(v.live for v in views):
         parts.append('<div class="livebar">A run is still in progress: this page reloads '
                      "when new results arrive.</div>")
@@ -100,7 +106,8 @@ def _header(views: list[RunView], title: str) -> str:
 
 
 def _summary(views: list[RunView]) -> str:
-    out = ["<h2>Summary</h2><table><tr><th>run</th><th class=num>rollouts</th>"
+    out = ["<h2 id=sec-summary>Summary</h2><table><tr><th>run</th>"
+           "<th class=num>rollouts</th>"
            "<th class=num>tasks</th><th class=num>avg reward</th><th>95% CI</th>"
            "<th class=num>pass^1 (tau-bench)</th><th>95% CI</th><th class=num>pass^1 (tau2)</th>"
            "<th class=num>judge needed</th><th class=num>infra errors</th>"
@@ -112,9 +119,9 @@ def _summary(views: list[RunView]) -> str:
         out.append(
             f"<tr><td>{escape(v.title)}</td><td class=num>{s['n_rollouts']}</td>"
             f"<td class=num>{s['n_tasks']}</td><td class=num>{_num(s['avg_reward'])}</td>"
-            f"<td>{_ci(v.reward_ci)}</td>"
+            f"<td class=ci>{_ci(v.reward_ci)}</td>"
             f"<td class=num>{_num(s['pass_k']['tau-bench'].get('1'))}</td>"
-            f"<td>{_ci(s['pass1_ci'])}</td>"
+            f"<td class=ci>{_ci(s['pass1_ci'])}</td>"
             f"<td class=num>{_num(s['pass_k']['tau2'].get('1'))}</td>"
             f"<td class=num>{s['judge_needed']}</td><td class=num>{s['infra_errors']}</td>"
             f"<td class=num>{_money(cost)}</td>"
@@ -147,7 +154,7 @@ def _pass_k(views: list[RunView]) -> str:
             cells = "".join(f"<td class=num>{_num(curve.get(str(k)))}</td>"
                             for k in range(1, k_max + 1))
             rows.append(f"<tr><td>{escape(v.title)}</td><td>{conv}</td>{cells}</tr>")
-    return (f'<h2>pass^k</h2><div class="charts">{chart}<div><table><tr><th>run</th>'
+    return (f'<h2 id=sec-passk>pass^k</h2><div class="charts">{chart}<div><table><tr><th>run</th>'
             f"<th>convention</th>{head}</tr>{''.join(rows)}</table></div></div>")
 
 
@@ -155,7 +162,7 @@ def _compare(views: list[RunView], seed: int) -> str:
     if len(views) < 2:
         return ""
     base = views[0]
-    out = ["<h2>Comparison</h2>"]
+    out = ["<h2 id=sec-compare>Comparison</h2>"]
     for v in views[1:]:
         c = compare_runs(base.results, v.results, seed=seed)
         out.append(f"<h3>{escape(v.title)} vs {escape(base.title)}</h3><div class=note>"
@@ -205,8 +212,9 @@ def _first_trial(view: RunView, task_id: str) -> int:
 
 
 def _usage(views: list[RunView]) -> str:
-    out = ["<h2>Cost and tokens</h2><table><tr><th>run</th><th>role</th><th class=num>calls"
-           "</th><th class=num>prompt tokens</th><th class=num>completion tokens</th>"
+    out = ["<h2 id=sec-cost>Cost and tokens</h2><table><tr><th>run</th><th>role</th>"
+           "<th class=num>calls</th><th class=num>prompt tokens</th>"
+           "<th class=num>completion tokens</th>"
            "<th class=num>total tokens</th><th class=num>cost</th></tr>"]
     for v in views:
         usage = v.summary["usage"]
@@ -231,12 +239,13 @@ def _terminations(views: list[RunView]) -> str:
         f"<tr><td>{escape(t)}</td>"
         + "".join(f"<td class=num>{v.summary['terminations'].get(t, 0)}</td>" for v in views)
         + "</tr>" for t in seen)
-    return f"<h2>Termination reasons</h2><table><tr><th>reason</th>{head}</tr>{rows}</table>"
+    return (f"<h2 id=sec-terminations>Termination reasons</h2><table><tr><th>reason</th>"
+            f"{head}</tr>{rows}</table>")
 
 
 def _failures(views: list[RunView]) -> str:
-    out = ["<h2>Failure categories</h2><div class=note>Among rollouts that did not pass "
-           "(a rollout can fall in several categories). Links open an example.</div>"]
+    out = ["<h2 id=sec-failures>Failure categories</h2><div class=note>Among rollouts that "
+           "did not pass (a rollout can fall in several categories). Links open an example.</div>"]
     for v in views:
         out.append(f"<h3>{escape(v.title)}: {v.n_failed} of {len(v.results)} did not pass</h3>"
                    "<table><tr><th>category</th><th class=num>count</th>"
@@ -255,7 +264,7 @@ def _failures(views: list[RunView]) -> str:
 
 
 def _latency(views: list[RunView]) -> str:
-    out = ['<h2>Latency</h2><div class="charts">']
+    out = ['<h2 id=sec-latency>Latency</h2><div class="charts">']
     for v in views:
         color = PALETTE[v.index % len(PALETTE)]
         out.append(histogram(v.durations, f"{v.title}: rollout duration", color=color))
@@ -269,7 +278,7 @@ _LEGEND = [("hsl(120,62%,38%)", "reward 1"), ("hsl(0,62%,46%)", "reward 0"),
 
 
 def _grid(views: list[RunView]) -> str:
-    out = ['<h2>Outcomes</h2><div class="filters">'
+    out = ['<h2 id=sec-outcomes>Outcomes</h2><div class="filters">'
            '<label><input type="checkbox" id="tg-f-failed"> failed only</label>'
            '<label>task <input type="text" id="tg-f-task" placeholder="id contains"></label>'
            '<label>termination <select id="tg-f-term"><option value="">any</option>'

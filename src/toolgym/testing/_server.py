@@ -142,6 +142,14 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: FakeOpenAIServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        # Clients that time out or close keep-alive sockets are part of the game.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -8,15 +8,11 @@ fields.
 
 from __future__ import annotations
 
-import json
-import typing
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PlainSerializer, ValidationError
+from pydantic import BaseModel, Field, PlainSerializer
 
 from toolgym.domains._db import DB
-from toolgym.errors import DataError
 
 __all__ = [
     "AirlineDB",
@@ -269,32 +265,3 @@ class AirlineDB(DB):
     flights: dict[str, Flight]
     users: dict[str, User]
     reservations: dict[str, Reservation]
-
-    @classmethod
-    def load(cls, path: str | Path) -> typing.Self:
-        """Load and validate an airline ``db.json``.
-
-        Parses the bytes with pydantic's own JSON parser, about 1.5x faster
-        than ``json.loads`` followed by validation; errors name the file.
-        """
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"{path}: database file not found") from None
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            if err["type"] == "json_invalid":
-                # Re-parse with the stdlib only to get a line number for people.
-                try:
-                    json.loads(data)
-                except json.JSONDecodeError as jexc:
-                    raise DataError(
-                        f"{path}: invalid JSON at line {jexc.lineno}: {jexc.msg}"
-                    ) from None
-                raise DataError(f"{path}: invalid JSON: {err['msg']}") from None
-            loc = ".".join(str(p) for p in err["loc"])
-            more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-            raise DataError(f"{path}: field {loc}: {err['msg']}{more}") from None

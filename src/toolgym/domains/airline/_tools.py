@@ -147,9 +147,9 @@ class AirlineTools(Toolkit[AirlineDB]):
             raise ToolError(f"Not enough seats on flight {flight_number}")
         return flight, _cabin_value(inst.prices, cabin)
 
-    def _pay_for_update(self, reservation: Reservation, payment_id: Any, price: Any) -> None:
+    def _pay_for_update(self, reservation_id: str, payment_id: Any, price: Any) -> None:
         """The payment step shared by the update tools (SEMANTICS §2.4)."""
-        user_id = reservation.user_id
+        user_id = self.db.reservations[reservation_id].user_id
         method = _get(self.db.users[user_id].payment_methods, payment_id)
         if method is None:
             raise ToolError("Payment method not found")
@@ -172,7 +172,7 @@ class AirlineTools(Toolkit[AirlineDB]):
             payment: Payment = parse(
                 Payment, {"payment_id": payment_id, "amount": price}, "payment"
             )
-            edited = self.db.edit("reservations", reservation.reservation_id)
+            edited = self.db.edit("reservations", reservation_id)
             edited.payment_history.append(payment)
 
     # -- read tools ------------------------------------------------------------
@@ -449,7 +449,7 @@ class AirlineTools(Toolkit[AirlineDB]):
             price = BAG_PRICE * max(0, nonfree_baggages - reservation.nonfree_baggages)
         except TypeError as exc:  # a non-numeric count fails like tau2's arithmetic
             raise ToolError(str(exc)) from None
-        self._pay_for_update(reservation, payment_id, price)
+        self._pay_for_update(reservation_id, payment_id, price)
         reservation = self.db.edit("reservations", reservation_id)
         # Stored exactly as passed (tau2 does not validate these scalars).
         reservation.total_baggages = total_baggages
@@ -508,7 +508,7 @@ class AirlineTools(Toolkit[AirlineDB]):
             total += price * count
         # May be negative (a refund entry) or zero (no entry).
         price = total - sum(s.price for s in reservation.flights) * count
-        self._pay_for_update(reservation, payment_id, price)
+        self._pay_for_update(reservation_id, payment_id, price)
         # tau2 quirk: no seat counts change, neither for the new flights nor
         # for the ones dropped.
         edited = self.db.edit("reservations", reservation_id)
