@@ -38,7 +38,32 @@ _EXPORTS = {
     "load_tasks": "toolgym.tasks",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "DB",
+    "Domain",
+    "Environment",
+    "Evaluator",
+    "Message",
+    "RewardBreakdown",
+    "RolloutResult",
+    "RunConfig",
+    "RunData",
+    "Task",
+    "ToolCall",
+    "ToolError",
+    "ToolKind",
+    "Toolkit",
+    "Usage",
+    "__version__",
+    "evaluate",
+    "load_domain",
+    "load_run",
+    "load_tasks",
+    "register_domain",
+    "resume",
+    "run",
+    "tool",
+]
 
 if TYPE_CHECKING:
     from toolgym.domains import (

@@ -120,7 +120,9 @@ def test_matches_python_arithmetic(case: tuple[str, _Value]) -> None:
         assert calculate(expression) == str(round(float(value), 2))
 
 
-@pytest.mark.parametrize("expr", ["-" * 3000 + "1", "-" * 20000 + "1", "(" * 5000 + "1" + ")" * 5000])
+@pytest.mark.parametrize(
+    "expr", ["-" * 3000 + "1", "-" * 20000 + "1", "(" * 5000 + "1" + ")" * 5000]
+)
 def test_pathological_nesting_is_a_tool_error(expr: str) -> None:
     with pytest.raises(ToolError):
         calculate(expr)

@@ -51,7 +51,7 @@ def test_sigint_stops_launching_and_prints_resume_command(tmp_path: Path) -> Non
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_lines(out / "results.jsonl", 2, proc, limit_s=60)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert f"toolgym resume {out}" in stderr
     results = load_run(out).results

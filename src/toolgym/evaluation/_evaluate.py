@@ -147,7 +147,8 @@ class Evaluator:
                 actual = f"Error: {exc}"
             checks.append(EnvAssertionCheck(
                 func_name=a.func_name, arguments=a.arguments, expected=a.assert_value,
-                actual=actual if isinstance(actual, str | int | float | bool | None) else str(actual),
+                actual=actual if isinstance(actual, str | int | float | bool | None)
+                else str(actual),
                 met=actual == a.assert_value, message=a.message,
             ))
         return checks

@@ -180,7 +180,8 @@ async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> R
                                             final_db=episode.env.db)
         breakdown.notes.append(f"judge failed: {exc}")
     except Exception as exc:  # grading must never lose the rollout
-        breakdown = RewardBreakdown(reward=None, status="error", notes=[f"evaluation failed: {exc}"])
+        breakdown = RewardBreakdown(reward=None, status="error",
+                                    notes=[f"evaluation failed: {exc}"])
     eval_s = time.perf_counter() - t_eval
     return RolloutResult(
         task_id=task.id,
