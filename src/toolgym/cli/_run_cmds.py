@@ -96,6 +96,8 @@ def register(app: typer.Typer) -> None:
         cost_limit: Annotated[float | None, typer.Option(help="USD per rollout.")] = None,
         out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory "
                                                      "(rerun with it to resume).")] = None,
+        cache_dir: Annotated[Path | None, typer.Option(help="On-disk response cache directory.")
+                             ] = None,
         display: Annotated[str, typer.Option(help="rich, plain or none.")] = "rich",
         report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
     ) -> None:
@@ -134,6 +136,7 @@ def register(app: typer.Typer) -> None:
                 if task_ids else None,
                 split=split, shuffle=shuffle, seed=seed, max_steps=max_steps,
                 max_errors=max_errors, rollout_timeout_s=timeout, rollout_cost_limit=cost_limit,
+                cache_dir=str(cache_dir) if cache_dir else None,
             )
             run_dir = out_dir or default_run_dir(config)
             data = asyncio.run(run_async(config, out=run_dir, display=display, console=err))

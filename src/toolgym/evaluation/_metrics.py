@@ -328,8 +328,8 @@ def sign_flip_pvalue(diffs: Sequence[float], seed: int = 0,
         for d in nz:
             nxt: dict[float, int] = defaultdict(int)
             for s, cnt in dist.items():
-                nxt[round(s + d, 9)] += cnt
-                nxt[round(s - d, 9)] += cnt
+                nxt[round(s + d, 12)] += cnt
+                nxt[round(s - d, 12)] += cnt
             dist = nxt
         hits = sum(cnt for s, cnt in dist.items() if abs(s) >= observed - tol)
         return hits / 2 ** len(nz), True

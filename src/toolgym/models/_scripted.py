@@ -41,10 +41,11 @@ from toolgym.models._base import (
     register_provider,
 )
 from toolgym.models._toolparse import make_tool_call
+from toolgym.users._base import STOP
 
 __all__ = ["USER_STOP_TOKEN", "ScriptedModel", "load_script"]
 
-USER_STOP_TOKEN = "###STOP###"
+USER_STOP_TOKEN = STOP  # the user simulators' stop marker
 AGENT_DONE_TEXT = "Done."
 
 ScriptItem = str | Mapping[str, Any] | Callable[[list[Message], Any], Any]

@@ -362,7 +362,7 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
     ]
     parts = [
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp, quote=False)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="referrer" content="no-referrer">',
         f"<title>{escape(title)}</title><style>{_asset('report.css')}</style></head><body>",

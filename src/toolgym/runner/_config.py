@@ -85,9 +85,13 @@ class RunConfig(BaseModel):
     max_errors: int = Field(10, ge=1, description="Tool errors that end a rollout.")
     rollout_timeout_s: float | None = Field(None, description="Wall-time limit per rollout.")
     rollout_cost_limit: float | None = Field(None, description="USD limit per rollout.")
+    cache_dir: str | None = Field(
+        None, description="On-disk response cache (keyed by model, messages, tools, params, "
+        "trial); None disables it."
+    )
 
     # Fields that may change between a run and its resume.
-    RESUMABLE_CHANGES: frozenset[str] = frozenset({"concurrency"})
+    RESUMABLE_CHANGES: frozenset[str] = frozenset({"concurrency", "cache_dir"})
 
     def identity(self) -> dict[str, Any]:
         """The config fields a resume must not change."""

@@ -30,8 +30,8 @@ from toolgym.domains._domain import Domain, load_domain
 from toolgym.errors import ConfigError
 from toolgym.evaluation._evaluate import Evaluator, NLJudge
 from toolgym.evaluation._metrics import summarize
-from toolgym.models._base import EpisodeInfo, Model, ModelConfig, create_model
-from toolgym.models._retry import EndpointPool, RetryingModel
+from toolgym.models._base import EpisodeInfo, Model, ModelConfig
+from toolgym.models._retry import EndpointPool, build_model
 from toolgym.runner._config import RunConfig, diff_configs, rollout_seed, select_tasks
 from toolgym.runner._results import RolloutResult
 from toolgym.runner._rollout import Limits, RolloutSpec, run_rollout
@@ -106,8 +106,9 @@ def _system_prompt(domain: Domain[Any], config: RunConfig) -> str:
     return domain.policy
 
 
-def _wrap(config: ModelConfig, pool: EndpointPool, events: RunEvents) -> Model:
-    return RetryingModel(create_model(config), pool=pool, on_retry=events.on_retry)
+def _wrap(config: ModelConfig, pool: EndpointPool, events: RunEvents, cache: str | None
+          ) -> Model:
+    return build_model(config, pool=pool, on_retry=events.on_retry, cache=cache)
 
 
 @dataclass
@@ -128,9 +129,10 @@ def _prepare(config: RunConfig, events: RunEvents) -> _Prepared:
     if not tasks:
         raise ConfigError("no tasks selected")
     pool = EndpointPool()
-    agent_model = _wrap(config.agent.model, pool, events)
-    user_model = _wrap(config.user.model, pool, events) if config.user.model else None
-    judge_model = _wrap(config.judge, pool, events) if config.judge else None
+    cache = config.cache_dir
+    agent_model = _wrap(config.agent.model, pool, events, cache)
+    user_model = _wrap(config.user.model, pool, events, cache) if config.user.model else None
+    judge_model = _wrap(config.judge, pool, events, cache) if config.judge else None
     judge: NLJudge | None = None
     if judge_model is not None:
         from toolgym.judges import NLAssertionJudge

@@ -1,5 +1,6 @@
 """Test helpers: a loopback OpenAI-compatible server with fault injection."""
 
+from toolgym.testing._roleplay import roleplay_responder
 from toolgym.testing._server import (
     FakeOpenAIServer,
     Fault,
@@ -15,5 +16,6 @@ __all__ = [
     "RecordedRequest",
     "Responder",
     "oracle_responder",
+    "roleplay_responder",
     "scripted_responder",
 ]
