@@ -131,3 +131,10 @@ def test_malformed_scripts_are_data_errors(tmp_path: Path) -> None:
     bad.write_text("- [unclosed\n")
     with pytest.raises(DataError, match=r"bad\.yaml"):
         create_model(ModelConfig(model="scripted", args={"script": str(bad)}))
+
+
+def test_scripted_stop_token_is_the_user_stop_marker() -> None:
+    from toolgym.models import USER_STOP_TOKEN
+    from toolgym.users import STOP
+
+    assert USER_STOP_TOKEN == STOP

@@ -101,3 +101,18 @@ def test_task_selection_errors_are_clear() -> None:
     with pytest.raises(ConfigError, match="out of range"):
         toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="999",
                     out="unused-dir-never-created")
+
+
+def test_lone_surrogates_from_a_model_do_not_lose_the_rollout(tmp_path: Path) -> None:
+    from toolgym.runner._store import ResultsWriter, read_results
+
+    run = toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="0",
+                      out=tmp_path / "r")
+    result = run.results[0].model_copy(deep=True)
+    result.messages[-1].content = "bad \ud800 text"
+    writer = ResultsWriter(tmp_path / "x.jsonl")
+    writer.append(result)
+    writer.close()
+    (back,) = read_results(tmp_path / "x.jsonl")
+    assert back.messages[-1].content is not None
+    assert back.messages[-1].content.startswith("bad ") and back.task_id == result.task_id

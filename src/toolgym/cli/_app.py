@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from toolgym.cli._common import err, fail, out
 from toolgym.errors import ToolgymError
@@ -72,7 +73,7 @@ def main() -> None:
     try:
         app()
     except ToolgymError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")

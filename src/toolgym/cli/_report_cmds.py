@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from toolgym.cli._common import fail, out
 from toolgym.errors import ToolgymError
@@ -16,8 +15,7 @@ __all__ = ["register"]
 
 
 def _error(exc: BaseException) -> typer.Exit:
-    # Messages carry paths and file text; escape so rich does not read them as markup.
-    return fail(escape(str(exc)))
+    return fail(str(exc))  # fail() escapes rich markup
 
 
 def report(

@@ -196,6 +196,12 @@ def _schema_for(fn: Callable[..., Any], arg_docs: dict[str, str]) -> dict[str, A
 DBT = TypeVar("DBT", bound=DB)
 
 
+@functools.lru_cache(maxsize=1024)
+def _signature(cls: type, name: str) -> inspect.Signature:
+    # The unbound function's signature (with ``self``), computed once per tool.
+    return inspect.signature(getattr(cls, name))
+
+
 class Toolkit(Generic[DBT]):
     """A set of tools over a database.
 
@@ -254,7 +260,7 @@ class Toolkit(Generic[DBT]):
         if not isinstance(arguments, dict):
             return ToolResult("Error: tool arguments must be a JSON object", error=True)
         try:
-            inspect.signature(t.fn).bind(**arguments)
+            _signature(type(self), name).bind(None, **arguments)
         except TypeError as exc:
             return ToolResult(f"Error: {name}() {exc}", error=True)
         try:

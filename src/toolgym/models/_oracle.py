@@ -15,8 +15,9 @@ write action, or stopping early before the last write action.
 from __future__ import annotations
 
 import asyncio
-import copy
+import json
 import random
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,11 @@ def _perturb(value: Any, rng: random.Random) -> Any:
     return _perturb_scalar(value)
 
 
+def _copy_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Deep copy of JSON data (several times faster than copy.deepcopy)."""
+    return typing.cast(dict[str, Any], json.loads(json.dumps(value)))
+
+
 def oracle_plan(task: Any, *, domain: Any = None, seed: int = 0, trial: int = 0,
                 error_rate: float = 0.0) -> OraclePlan:
     """Plan an oracle episode for ``task``.
@@ -145,10 +151,12 @@ def oracle_plan(task: Any, *, domain: Any = None, seed: int = 0, trial: int = 0,
         trial: Trial index.
         error_rate: Probability of making one mistake in this episode.
     """
-    gold = [(a.name, copy.deepcopy(dict(a.arguments)))
+    # The plan shares the task's argument dicts (read-only); a planned mistake
+    # copies the one it changes, and generate() hands out copies.
+    gold = [(a.name, a.arguments)
             for a in getattr(task, "gold_actions", [])
             if getattr(a, "requestor", "assistant") == "assistant"]
-    calls = copy.deepcopy(gold)
+    calls = list(gold)
     final = communicate_text(task)
     rng = random.Random(f"{seed}:{getattr(task, 'id', '')}:{trial}")
     if error_rate <= 0 or rng.random() >= error_rate:
@@ -166,7 +174,7 @@ def oracle_plan(task: Any, *, domain: Any = None, seed: int = 0, trial: int = 0,
                     new = _perturb(args[key], rng)
                     if new is not None and new != args[key]:
                         mistake = OracleMistake(kind, i, key, args[key], new)
-                        args[key] = new
+                        calls[i] = (calls[i][0], {**_copy_json(args), key: new})
                         return OraclePlan(calls, final, mistake, gold)
             continue
         if kind == "skipped_action":
@@ -225,7 +233,7 @@ class OracleModel(Model):
         self.step += 1
         if n < len(self.plan.calls):
             name, args = self.plan.calls[n]
-            call = ToolCall(id=f"call_{n}", name=name, arguments=copy.deepcopy(args))
+            call = ToolCall(id=f"call_{n}", name=name, arguments=_copy_json(args))
             message = Message(role="assistant", tool_calls=[call])
         elif n == len(self.plan.calls):
             message = Message(role="assistant", content=self.plan.final_text)

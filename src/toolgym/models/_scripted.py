@@ -41,11 +41,12 @@ from toolgym.models._base import (
     register_provider,
 )
 from toolgym.models._toolparse import make_tool_call
-from toolgym.users._base import STOP
 
 __all__ = ["USER_STOP_TOKEN", "ScriptedModel", "load_script"]
 
-USER_STOP_TOKEN = STOP  # the user simulators' stop marker
+# The user simulators' stop marker (toolgym.users.STOP). Spelled out here
+# because toolgym.users imports toolgym.models; a test checks they agree.
+USER_STOP_TOKEN = "###STOP###"
 AGENT_DONE_TEXT = "Done."
 
 ScriptItem = str | Mapping[str, Any] | Callable[[list[Message], Any], Any]

@@ -26,6 +26,7 @@ __all__ = [
     "build_run_view",
     "failure_categories",
     "script_json",
+    "string_index",
     "trajectory_payload",
 ]
 

@@ -6,7 +6,9 @@ at once. Re-running with the same run directory (or ``toolgym resume``)
 runs only the pairs that have no line yet, after checking that the config
 did not change. The first Ctrl-C / SIGTERM stops launching and lets rollouts
 in flight finish; a second one abandons them (they are simply not written
-and will run again on resume).
+and will run again on resume). Rollouts are scheduled longest-first (by the
+number of gold actions) so that long chains of model calls do not start
+last and stretch the wall time.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from toolgym.runner._store import (
     SUMMARY,
     ResultsWriter,
     RunData,
-    load_run,
     read_results,
     write_json_atomic,
 )
@@ -228,14 +229,22 @@ async def execute_run(
     else:
         write_json_atomic(run_dir / CONFIG, record)
 
+    # While rollouts run, summary.json says so (the live viewer reads it).
+    write_json_atomic(run_dir / SUMMARY, {"status": "running"})
     writer = ResultsWriter(run_dir / RESULTS)
-    done = {r.key for r in read_results(run_dir / RESULTS)}
+    results = read_results(run_dir / RESULTS)
+    done = {r.key for r in results}
     pending = [
         (task, trial)
         for trial in range(config.trials)
         for task in prepared.tasks
         if (task.id, trial) not in done
     ]
+    # Longest first: a rollout is a serial chain of model calls, so a long
+    # task started last sets the wall time. The number of gold actions is a
+    # good proxy of a task's length (stable sort keeps trial-major order
+    # among equals).
+    pending.sort(key=lambda item: -len(item[0].gold_actions))
     events.total = len(prepared.tasks) * config.trials
     events.done = len(done)
     queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
@@ -257,6 +266,7 @@ async def execute_run(
             finally:
                 events.running -= 1
             writer.append(result)
+            results.append(result)
             events.record(result)
 
     loop = asyncio.get_running_loop()
@@ -292,14 +302,15 @@ async def execute_run(
         for m in prepared.models:
             with contextlib.suppress(Exception):
                 await m.aclose()
-    results = read_results(run_dir / RESULTS)
     complete = len({r.key for r in results}) >= events.total
     summary = summarize(results, config.trials)
     summary.update({
+        "status": "complete" if complete else "interrupted",
         "complete": complete,
         "interrupted": events.stopping,
         "wall_s": round(time.perf_counter() - t0, 3),
         "resume_command": None if complete else resume_command(run_dir),
     })
     write_json_atomic(run_dir / SUMMARY, summary)
-    return load_run(run_dir)
+    saved = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+    return RunData(path=run_dir, config=saved, results=results, summary=summary)

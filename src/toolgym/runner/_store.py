@@ -1,16 +1,21 @@
 """The run directory: config.json, append-only results.jsonl, summary.json.
 
 ``results.jsonl`` is append-only: each finished rollout is one line, written
-with a single ``write`` of the whole line followed by ``flush`` + ``fsync``.
-A hard kill can leave at most one torn last line; readers ignore a final line
-without a newline, and writers truncate it away before appending, so the file
-never holds a corrupt record and every written rollout survives.
+with a single ``write`` of the whole line and flushed to the kernel at once,
+so a killed process (even SIGKILL) never loses a written rollout. ``fsync``
+(which only matters if the machine itself goes down) runs in a background
+thread that coalesces pending writes, because a synchronous fsync per line
+costs milliseconds on the event loop. A hard kill can leave at most one torn
+last line; readers ignore a final line without a newline, and writers
+truncate it away before appending, so the file never holds a corrupt record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +60,23 @@ class ResultsWriter:
         self.fsync = fsync
         self._repair()
         self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
+        self._dirty = threading.Event()
+        self._closing = False
+        self._syncer: threading.Thread | None = None
+        if fsync:
+            self._syncer = threading.Thread(target=self._sync_loop, name="results-fsync",
+                                            daemon=True)
+            self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        fd = self._fh.fileno()
+        while True:
+            self._dirty.wait()
+            self._dirty.clear()
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+            if self._closing:
+                return
 
     def _repair(self) -> None:
         """Drop a torn final line left by a hard kill."""
@@ -68,14 +90,24 @@ class ResultsWriter:
 
     def append(self, result: RolloutResult) -> None:
         """Write one rollout as one line and make it durable."""
-        line = result.model_dump_json().encode("utf-8") + b"\n"
+        try:
+            text = result.model_dump_json()
+        except ValueError:
+            # A model can emit lone surrogates (invalid Unicode): keep the
+            # rollout, with those characters replaced, rather than crash.
+            text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        line = text.encode("utf-8") + b"\n"
         self._fh.write(line)
         self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
+        self._dirty.set()
 
     def close(self) -> None:
-        """Close the file."""
+        """Sync and close the file."""
+        if self._syncer is not None:
+            self._closing = True
+            self._dirty.set()
+            self._syncer.join()
         self._fh.close()
 
 

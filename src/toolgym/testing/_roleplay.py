@@ -10,8 +10,9 @@ exercises the full client path offline:
   prompt, opens with ``[task:<id>]`` plus that reason, and writes
   ``###STOP###`` once the agent has given its final answer;
 * a request **with** tools comes from the agent: the responder reads the
-  task tag from the first user message and plays the task's gold actions,
-  one tool call per reply, then the oracle's final text.
+  task tag from the first user message (or, with toolgym's ``scripted``
+  user, finds the task's ``reason_for_call`` in it) and plays the task's
+  gold actions, one tool call per reply, then the oracle's final text.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ def roleplay_responder(tasks: Sequence[Any]) -> Responder:
         first_user = next((m.get("content") or "" for m in messages if m.get("role") == "user"),
                           "")
         match = _TAG.search(first_user)
-        if match is None or match.group(1) not in plans:
+        task_id = match.group(1) if match else next(
+            (tid for reason, tid in reasons if reason and reason in first_user), None)
+        if task_id not in plans:
             return "Could you tell me more about your request?"
-        plan = plans[match.group(1)]
+        plan = plans[task_id]
         done = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
         if done < len(plan.calls):
             name, args = plan.calls[done]

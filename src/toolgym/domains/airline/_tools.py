@@ -184,7 +184,7 @@ class AirlineTools(Toolkit[AirlineDB]):
         Args:
             user_id: The user id, such as 'sara_doe_496'.
         """
-        return self._user(user_id).model_copy(deep=True)
+        return self._user(user_id)
 
     @tool(ToolKind.READ)
     def get_reservation_details(self, reservation_id: str) -> Reservation:
@@ -193,7 +193,7 @@ class AirlineTools(Toolkit[AirlineDB]):
         Args:
             reservation_id: The reservation id, such as '8JX2WO'.
         """
-        return self._reservation(reservation_id).model_copy(deep=True)
+        return self._reservation(reservation_id)
 
     @tool(ToolKind.READ)
     def get_flight_status(self, flight_number: str, date: str) -> str:

@@ -357,6 +357,7 @@
         add(det, el("summary", null, "system prompt (" + content.length + " chars)"));
         add(det, el("div", "text", content));
       } else {
+        // Shown byte for byte: re-serialising JSON would change number formats (100.0 -> 100).
         add(box, el("div", "text", content));
       }
     }
@@ -486,14 +487,24 @@
       got.forEach(function (p) { gmap[p[0]] = p[1]; });
       exp.forEach(function (p) { emap[p[0]] = p[1]; });
       var same = 0;
+      var shown = 0;
       exp.forEach(function (p) {
         if (gmap[p[0]] === p[1]) { same++; return; }
+        shown++;
         add(pre, el("span", "del", "- " + (p[0] || "(value)") + ": " + p[1] + "\n"));
         if (p[0] in gmap) { add(pre, el("span", "ins", "+ " + (p[0] || "(value)") + ": " + gmap[p[0]] + "\n")); }
       });
       got.forEach(function (p) {
-        if (!(p[0] in emap)) { add(pre, el("span", "ins", "+ " + (p[0] || "(value)") + ": " + p[1] + "\n")); }
+        if (!(p[0] in emap)) {
+          shown++;
+          add(pre, el("span", "ins", "+ " + (p[0] || "(value)") + ": " + p[1] + "\n"));
+        }
       });
+      if (!shown && exp.length && got.length) {
+        // JSON numbers lose their int/float distinction in the browser (100.0 reads as 100).
+        add(pre, el("span", "dnote", "no visible difference: the values differ only in " +
+          "number type (e.g. 100 vs 100.0) or encoding\n"));
+      }
       if (same) { add(pre, el("span", "dnote", same + " identical field" + (same > 1 ? "s" : "") + " not shown\n")); }
     });
     return box;
