@@ -213,9 +213,9 @@ class RetryingModel(Model):
         slot = self.pool.slot(self.config) if self.pool is not None else nullcontext()
         async with slot:
             try:
-                return await asyncio.wait_for(
-                    self.inner.generate(messages, tools, **params), self.config.timeout_s
-                )
+                # asyncio.timeout (not wait_for): no extra task per model call.
+                async with asyncio.timeout(self.config.timeout_s):
+                    return await self.inner.generate(messages, tools, **params)
             except TimeoutError:
                 raise RetryableModelError(
                     f"model call timed out after {self.config.timeout_s:g}s"
