@@ -197,9 +197,9 @@ DBT = TypeVar("DBT", bound=DB)
 
 
 @functools.lru_cache(maxsize=1024)
-def _signature(cls: type, name: str) -> inspect.Signature:
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
     # The unbound function's signature (with ``self``), computed once per tool.
-    return inspect.signature(getattr(cls, name))
+    return inspect.signature(fn)
 
 
 class Toolkit(Generic[DBT]):
@@ -260,7 +260,7 @@ class Toolkit(Generic[DBT]):
         if not isinstance(arguments, dict):
             return ToolResult("Error: tool arguments must be a JSON object", error=True)
         try:
-            _signature(type(self), name).bind(None, **arguments)
+            _signature(getattr(type(self), name)).bind(None, **arguments)
         except TypeError as exc:
             return ToolResult(f"Error: {name}() {exc}", error=True)
         try:
