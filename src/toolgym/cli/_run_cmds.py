@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -98,6 +100,9 @@ def register(app: typer.Typer) -> None:
                                                      "(rerun with it to resume).")] = None,
         cache_dir: Annotated[Path | None, typer.Option(help="On-disk response cache directory.")
                              ] = None,
+        plugin: Annotated[list[str] | None, typer.Option(
+            help="Module to import first (registers custom domains, agents, users, "
+                 "providers); repeatable.")] = None,
         display: Annotated[str, typer.Option(help="rich, plain or none.")] = "rich",
         report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
     ) -> None:
@@ -107,6 +112,9 @@ def register(app: typer.Typer) -> None:
         from toolgym.runner._run import default_run_dir
 
         load_dotenv()
+        # Plugins may register the domain, agent or provider named below, and
+        # the current directory holds a user's own modules.
+        sys.path.insert(0, os.getcwd())
         if display not in ("rich", "plain", "none"):
             raise fail("--display must be rich, plain or none", 2)
         agent_strategy_args, agent_model_args = _split_args(
@@ -137,6 +145,7 @@ def register(app: typer.Typer) -> None:
                 split=split, shuffle=shuffle, seed=seed, max_steps=max_steps,
                 max_errors=max_errors, rollout_timeout_s=timeout, rollout_cost_limit=cost_limit,
                 cache_dir=str(cache_dir) if cache_dir else None,
+                plugins=list(plugin or []),
             )
             run_dir = out_dir or default_run_dir(config)
             data = asyncio.run(run_async(config, out=run_dir, display=display, console=err))
@@ -160,6 +169,7 @@ def register(app: typer.Typer) -> None:
         from toolgym.runner._api import run_async
         from toolgym.runner._config import RunConfig
 
+        sys.path.insert(0, os.getcwd())
         cfg_path = run_dir / "config.json"
         if not cfg_path.exists():
             raise fail(f"{run_dir}: no config.json; not a toolgym run directory")

@@ -70,6 +70,11 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Python modules imported before the run (they register custom domains, "
+        "agents, users or model providers); recorded so a resume imports them too.",
+    )
     domain: DomainRef = Field(description="Domain and task set.")
     agent: AgentConfig = Field(description="Agent.")
     user: UserConfig = Field(description="User simulator.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import json
 import re
 import signal
@@ -121,7 +122,17 @@ class _Prepared:
     models: list[Model]
 
 
+def import_plugins(modules: list[str]) -> None:
+    """Import the modules that register a run's custom components."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import plugin module {name!r}: {exc}") from None
+
+
 def _prepare(config: RunConfig, events: RunEvents) -> _Prepared:
+    import_plugins(config.plugins)
     d = config.domain
     domain = load_domain(d.name, data_dir=d.data_dir, tasks_file=d.tasks_file)
     tasks = select_tasks(domain.tasks, domain.splits, tasks=config.tasks,
