@@ -4,8 +4,8 @@
 with a single ``write`` of the whole line and flushed to the kernel at once,
 so a killed process (even SIGKILL) never loses a written rollout. ``fsync``
 (which only matters if the machine itself goes down) runs in a background
-thread that coalesces pending writes, because a synchronous fsync per line
-costs milliseconds on the event loop. A hard kill can leave at most one torn
+thread at most every ``SYNC_INTERVAL_S`` seconds, because a synchronous
+fsync per line costs milliseconds on the event loop. A hard kill can leave at most one torn
 last line; readers ignore a final line without a newline, and writers
 truncate it away before appending, so the file never holds a corrupt record.
 """
@@ -28,6 +28,9 @@ from toolgym.runner._results import RolloutResult
 __all__ = ["ResultsWriter", "RunData", "load_run", "read_results"]
 
 RESULTS = "results.jsonl"
+#: Seconds between background fsyncs of results.jsonl (a killed process loses
+#: nothing either way; this bounds what a machine crash could lose).
+SYNC_INTERVAL_S = 2.0
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 
@@ -61,6 +64,7 @@ class ResultsWriter:
         self._repair()
         self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
         self._dirty = threading.Event()
+        self._closed = threading.Event()
         self._closing = False
         self._syncer: threading.Thread | None = None
         if fsync:
@@ -77,6 +81,9 @@ class ResultsWriter:
                 os.fsync(fd)
             if self._closing:
                 return
+            # At most one fsync per interval: a write to a file being fsynced
+            # waits for the sync, which would stall the event loop.
+            self._closed.wait(SYNC_INTERVAL_S)
 
     def _repair(self) -> None:
         """Drop a torn final line left by a hard kill."""
@@ -106,6 +113,7 @@ class ResultsWriter:
         """Sync and close the file."""
         if self._syncer is not None:
             self._closing = True
+            self._closed.set()
             self._dirty.set()
             self._syncer.join()
         self._fh.close()
