@@ -34,7 +34,9 @@ def _r(task: str, trial: int, reward: float | None, term: Termination = Terminat
        usage: dict[str, Usage] | None = None) -> RolloutResult:
     return RolloutResult(
         task_id=task, trial=trial, seed=trial, messages=[Message.user("hi")], reward=reward,
-        breakdown=RewardBreakdown(reward=reward), termination=term, usage=usage or {},
+        breakdown=RewardBreakdown(reward=reward,
+                                  status="judge_needed" if reward is None else "ok"),
+        termination=term, usage=usage or {},
         timings=Timings(started_at="t0", finished_at="t1", duration_s=1.0),
     )
 

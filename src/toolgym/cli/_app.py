@@ -75,6 +75,11 @@ def main() -> None:
     except ToolgymError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
+    except OSError as exc:
+        # A file-system problem the commands did not anticipate: one line,
+        # not a traceback (the file name is in the message).
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -39,15 +39,17 @@ def _finish(run_dir: Path, data: Any, report: bool) -> None:
     from toolgym.runner._progress import results_table
 
     out.print(results_table(data.summary, title=f"Results: {run_dir}"))
-    if data.summary.get("resume_command"):
-        err.print(f"run incomplete; resume with: {data.summary['resume_command']}",
-                  highlight=False)
     if report:
         from toolgym.report import render_report
 
         path = render_report([data], run_dir / "report.html")
         out.print(f"report: {path}", highlight=False)
     out.print(f"results: {run_dir / 'results.jsonl'}", highlight=False)
+    if data.summary.get("resume_command"):
+        err.print(f"run incomplete; resume with: {data.summary['resume_command']}",
+                  highlight=False)
+        # 130 = interrupted by a signal (the shell convention for Ctrl-C).
+        raise typer.Exit(130 if data.summary.get("interrupted") else 1)
 
 
 def register(app: typer.Typer) -> None:
@@ -164,20 +166,16 @@ def register(app: typer.Typer) -> None:
         report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
     ) -> None:
         """Resume a run: only the missing (task, trial) pairs run."""
-        import json
+        from toolgym.models._endpoints import load_dotenv
+        from toolgym.runner._api import resume as resume_run
 
-        from toolgym.runner._api import run_async
-        from toolgym.runner._config import RunConfig
-
-        sys.path.insert(0, os.getcwd())
-        cfg_path = run_dir / "config.json"
-        if not cfg_path.exists():
-            raise fail(f"{run_dir}: no config.json; not a toolgym run directory")
+        load_dotenv()
+        sys.path.insert(0, os.getcwd())  # plugin modules of the run
         try:
-            config = RunConfig.model_validate(json.loads(cfg_path.read_text())["config"])
-            if concurrency is not None:
-                config = config.model_copy(update={"concurrency": concurrency})
-            data = asyncio.run(run_async(config, out=run_dir, display=display, console=err))
+            data = resume_run(run_dir, display=display, concurrency=concurrency, console=err)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            raise fail(f"invalid option {'.'.join(map(str, e['loc']))}: {e['msg']}", 2) from None
         except ToolgymError as exc:
             raise fail(str(exc)) from None
         _finish(run_dir, data, report)

@@ -84,9 +84,6 @@ class DB(BaseModel):
     _base: Snapshot[Any] | None = PrivateAttr(default=None)
     _dirty: dict[str, set[str]] = PrivateAttr(default_factory=dict)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
@@ -108,6 +105,10 @@ class DB(BaseModel):
             text = path.read_bytes()
         except FileNotFoundError:
             raise DataError(f"{path}: database file not found") from None
+        except IsADirectoryError:
+            raise DataError(f"{path}: database file is a directory, not a file") from None
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read database file: {exc.strerror}") from None
         try:
             # pydantic's own JSON parser is faster than json.loads + validation.
             return cls.model_validate_json(text)
@@ -115,6 +116,8 @@ class DB(BaseModel):
             pass  # re-parse below for a precise message (JSON syntax or field)
         try:
             raw = json.loads(text)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: database file is not UTF-8 text ({exc.reason})") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
         return cls.from_dict(raw, source=str(path))
@@ -372,10 +375,8 @@ class Snapshot(Generic[DBT]):
         """Equality of two forks, looking only at records either one changed."""
         for table, keys in _union_changed(a, b).items():
             for key in keys:
-                if table:
-                    ma, mb = a.table(table).get(key), b.table(table).get(key)
-                    if ma is mb or (ma is not None and ma == mb):
-                        continue  # identical (pydantic equality is exact and cheap)
+                if table and a.table(table).get(key) is b.table(table).get(key):
+                    continue  # the same (shared, unchanged) record object
                 ra, rb = _record(a, table, key), _record(b, table, key)
                 if canonical_json(ra) != canonical_json(rb):
                     return False

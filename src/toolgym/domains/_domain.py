@@ -62,7 +62,14 @@ class Domain(Generic[DBT]):
         return [t for t in self.tasks if t.id in wanted]
 
     def with_tasks(self, tasks: list[Task], source: str) -> Domain[DBT]:
-        """The same domain with another task set (e.g. a generated task file)."""
+        """The same domain with another task set (e.g. a generated task file).
+
+        The data digest covers the new tasks, so a resume notices an edited
+        task file.
+        """
+        h = hashlib.sha256(self.data_digest.encode())
+        for t in tasks:
+            h.update(t.model_dump_json().encode())
         return Domain(
             name=self.name,
             snapshot=self.snapshot,
@@ -71,7 +78,7 @@ class Domain(Generic[DBT]):
             tasks=tasks,
             splits={"base": [t.id for t in tasks]},
             source=source,
-            data_digest=self.data_digest,
+            data_digest=h.hexdigest()[:16],
         )
 
 

@@ -24,7 +24,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from toolgym.domains._db import DB
 from toolgym.errors import ToolError
@@ -177,8 +177,6 @@ def _schema_for(fn: Callable[..., Any], arg_docs: dict[str, str]) -> dict[str, A
             continue
         ann = hints.get(name, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
-        from pydantic import Field
-
         fields[name] = (ann, Field(default, description=arg_docs.get(name)))
     model = create_model(f"{fn.__name__}_args", **fields)
     schema = model.model_json_schema()

@@ -51,8 +51,9 @@ class NLJudge(Protocol):
 
 
 def _args_equal(a: Any, b: Any) -> bool:
-    # Plain equality implies canonical equality and is much cheaper.
-    return a == b or bool(canonical_json(a) == canonical_json(b))
+    # Canonical comparison (int/float-insensitive), but never Python's ==,
+    # for which True == 1.
+    return a is b or bool(canonical_json(a) == canonical_json(b))
 
 
 def _match(action: Action, name: str, args: dict[str, Any]) -> tuple[bool, list[str]]:
@@ -177,6 +178,9 @@ class Evaluator:
         ec = task.evaluation_criteria
         basis = task.reward_basis
         if ec is None:
+            if not normal_end:
+                return RewardBreakdown(reward=0.0, status="not_scored", reward_basis=[],
+                                       notes=["episode ended abnormally: reward 0"])
             return RewardBreakdown(reward=1.0, reward_basis=[],
                                    notes=["task has no evaluation criteria"])
         predicted = final_db if final_db is not None else self.predicted_db(task, messages)
@@ -237,8 +241,9 @@ class Evaluator:
         """Like :meth:`evaluate`, running the NL judge when one is given and needed."""
         nl: list[NLAssertionCheck] | None = None
         ec = task.evaluation_criteria
-        if judge is not None and ec is not None and ec.nl_assertions and normal_end:
-            nl = await judge.grade(task, messages, ec.nl_assertions)
+        # Judge calls cost money: only when NL assertions are in the reward basis.
+        if judge is not None and ec is not None and normal_end and self.needs_judge(task):
+            nl = await judge.grade(task, messages, ec.nl_assertions or [])
         return self.evaluate(task, messages, normal_end=normal_end, nl_checks=nl,
                              final_db=final_db)
 

@@ -277,7 +277,9 @@ def summarize(results: Sequence[RolloutResult], trials: int | None = None,
         "usage": {role: _usage_json(u) for role, u in sorted(usage.items())},
         "cost": "unknown" if cost is None else cost,
         "terminations": termination_counts(results),
-        "judge_needed": missing,
+        "judge_needed": sum(r.breakdown.status == "judge_needed" for r in results),
+        "evaluation_errors": sum(r.breakdown.status == "error" for r in results),
+        "unscored": missing,
         "infra_errors": sum(r.infra_error for r in results),
     }
 

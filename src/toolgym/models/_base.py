@@ -12,11 +12,12 @@ termination reason.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from toolgym.errors import ConfigError, ToolgymError
 from toolgym.messages import Message, Usage
@@ -58,6 +59,26 @@ class ContextOverflowError(TerminalModelError):
     """The conversation no longer fits the model's context window."""
 
 
+_SECRET_NAME = re.compile(r"(^|_)(api_?key|key|secret|password|passwd|token|authorization)$",
+                          re.IGNORECASE)
+
+
+def find_secrets(value: Any, path: str = "") -> list[str]:
+    """Paths of secret-looking keys (api_key, token, Authorization...) in nested args."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{path}.{k}" if path else str(k)
+            if _SECRET_NAME.search(str(k).replace("-", "_")):
+                found.append(here)
+            else:
+                found.extend(find_secrets(v, here))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found.extend(find_secrets(v, f"{path}[{i}]"))
+    return found
+
+
 class ModelConfig(BaseModel):
     """How to build a model: provider/model name, endpoint and parameters.
 
@@ -76,6 +97,18 @@ class ModelConfig(BaseModel):
     backoff_base_s: float = Field(1.0, description="First backoff delay; doubles per retry.")
     backoff_max_s: float = Field(60.0, description="Cap on one backoff delay.")
     timeout_s: float = Field(600.0, description="Timeout of one model call.")
+
+    @field_validator("args")
+    @classmethod
+    def _no_secrets(cls, args: dict[str, Any]) -> dict[str, Any]:
+        found = find_secrets(args)
+        if found:
+            raise ValueError(
+                f"model args must not hold secrets ({', '.join(found)}): configs are saved "
+                "with every run; put the key in an environment variable (or .env) and name it "
+                "with api_key_env"
+            )
+        return args
 
     @property
     def provider(self) -> str:

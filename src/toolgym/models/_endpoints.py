@@ -33,13 +33,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from toolgym.errors import ConfigError, DataError
-from toolgym.models._base import ModelConfig
+from toolgym.models._base import ModelConfig, find_secrets
 from toolgym.models._pricing import Price, _to_price, lookup_price
 
 __all__ = ["EndpointsConfig", "load_dotenv", "load_endpoints", "resolve_model"]
 
 DEFAULT_CONFIG_FILE = "toolgym.toml"
-_SECRET_KEYS = frozenset({"api_key", "key", "token", "secret", "password"})
 
 
 @dataclass
@@ -58,7 +57,7 @@ class EndpointsConfig:
 def _endpoint(alias: str, raw: Any, where: str) -> ModelConfig:
     if not isinstance(raw, Mapping):
         raise DataError(f"{where}: [endpoints.{alias}] must be a table")
-    secrets = _SECRET_KEYS & set(raw)
+    secrets = find_secrets(dict(raw))
     if secrets:
         raise DataError(
             f"{where}: [endpoints.{alias}] has {sorted(secrets)}; never put keys in a config "

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from toolgym.errors import DataError
 from toolgym.models._base import ModelConfig
 from toolgym.runner._config import AgentConfig, DomainRef, RunConfig, UserConfig
 from toolgym.runner._progress import live_progress
 from toolgym.runner._run import RunEvents, default_run_dir, execute_run
-from toolgym.runner._store import CONFIG, RunData
+from toolgym.runner._store import RunData, load_run_config
 
 __all__ = ["resume", "run", "run_async"]
 
@@ -101,13 +99,17 @@ def run(
     return asyncio.run(run_async(config, out=out, display=display, **kwargs))
 
 
-def resume(run_dir: str | Path, display: str = "none", concurrency: int | None = None
-           ) -> RunData:
-    """Resume a run directory with its saved config (only missing rollouts run)."""
-    path = Path(run_dir) / CONFIG
-    if not path.exists():
-        raise DataError(f"{run_dir}: no {CONFIG}; not a toolgym run directory")
-    config = RunConfig.model_validate(json.loads(path.read_text(encoding="utf-8"))["config"])
+def resume(run_dir: str | Path, display: str = "none", concurrency: int | None = None,
+           console: Console | None = None) -> RunData:
+    """Resume a run directory with its saved config (only missing rollouts run).
+
+    Args:
+        run_dir: The run directory.
+        display: "rich", "plain" or "none".
+        concurrency: Optionally change the number of rollouts in flight.
+        console: Where progress goes (stderr by default).
+    """
+    config = load_run_config(run_dir)
     if concurrency is not None:
-        config = config.model_copy(update={"concurrency": concurrency})
-    return run(config, out=run_dir, display=display)
+        config = RunConfig.model_validate({**config.model_dump(), "concurrency": concurrency})
+    return asyncio.run(run_async(config, out=run_dir, display=display, console=console))

@@ -25,6 +25,8 @@ class Termination(StrEnum):
     MODEL_ERROR = "model_error"
     TIMEOUT = "timeout"
     COST_LIMIT = "cost_limit"
+    #: Abandoned by a second Ctrl-C. Such rollouts are never written to
+    #: results.jsonl (resume runs them again); the value names them in logs.
     CANCELLED = "cancelled"
 
     @property
@@ -64,7 +66,6 @@ class RolloutResult(BaseModel):
     usage: dict[str, Usage] = Field(default_factory=dict, description="Usage per model role.")
     timings: Timings = Field(description="Timing facts.")
     error: str | None = Field(None, description="Infrastructure error text, if any.")
-    final_digest: str | None = Field(None, description="Canonical digest of the final DB.")
     annotations: list[dict[str, Any]] = Field(
         default_factory=list, description="Judge annotations {judge, turn, text, verdict}."
     )

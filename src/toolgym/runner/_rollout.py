@@ -24,11 +24,13 @@ from toolgym.messages import Message, Usage
 from toolgym.models._base import ContextOverflowError, ModelError
 from toolgym.runner._results import RolloutResult, Termination, Timings
 from toolgym.tasks import Task
-from toolgym.users._base import OUT_OF_SCOPE, TRANSFER, UserSimulator, stop_marker
+from toolgym.users._base import STOP, TRANSFER, UserSimulator, stop_marker
 
 __all__ = ["GREETING", "Limits", "RolloutSpec", "run_rollout"]
 
 GREETING = "Hi! How can I help you today?"
+#: An agent ends the episode itself by writing this in a text message.
+AGENT_STOP_MARKER = STOP
 TRANSFER_TOOL = "transfer_to_human_agents"
 
 
@@ -103,6 +105,8 @@ class _Episode:
                     if end is not None:
                         return end
                     continue
+                if msg.content and AGENT_STOP_MARKER in msg.content:
+                    return Termination.AGENT_STOP
                 end = await self._user_turn(user)
                 if end is not None:
                     return end
@@ -120,8 +124,8 @@ class _Episode:
     def _run_tools(self, msg: Message) -> Termination | None:
         assert msg.tool_calls
         transferred = False
-        for call in msg.tool_calls:
-            execution = self.env.execute(call)
+        for execution in self.env.execute_all(msg.tool_calls):
+            call = execution.call
             self.env_s += execution.seconds
             self.messages.append(Environment.tool_message(execution, turn=self.steps))
             if execution.result.error:
@@ -145,11 +149,8 @@ class _Episode:
         marker = stop_marker(msg.content)
         if marker is None:
             return None
-        if marker == TRANSFER:
-            return Termination.TRANSFER
-        if marker == OUT_OF_SCOPE:
-            return Termination.USER_STOP
-        return Termination.USER_STOP
+        # ###OUT-OF-SCOPE### ends the episode like ###STOP### (as in tau2).
+        return Termination.TRANSFER if marker == TRANSFER else Termination.USER_STOP
 
 
 async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> RolloutResult:

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hashlib
 import importlib
-import json
 import re
 import signal
 import time
@@ -44,6 +43,7 @@ from toolgym.runner._store import (
     SUMMARY,
     ResultsWriter,
     RunData,
+    read_config_record,
     read_results,
     write_json_atomic,
 )
@@ -199,7 +199,7 @@ def _config_record(config: RunConfig, prepared: _Prepared) -> dict[str, Any]:
 
 
 def _check_resume(run_dir: Path, record: dict[str, Any], config: RunConfig) -> None:
-    old = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+    old = read_config_record(run_dir)
     old_cfg = RunConfig.model_validate(old["config"])
     changes = diff_configs(old_cfg.identity(), config.identity())
     if old.get("domain", {}).get("data_digest") != record["domain"]["data_digest"]:
@@ -227,9 +227,10 @@ async def execute_run(
 ) -> RunData:
     """Run (or resume) ``config`` into ``run_dir`` and return the loaded run."""
     events = events or RunEvents()
+    _check_paths(config, run_dir)
     if config.agent.system_prompt_file:
-        text = Path(config.agent.system_prompt_file).read_bytes() if Path(
-            config.agent.system_prompt_file).exists() else b""
+        prompt = Path(config.agent.system_prompt_file)
+        text = prompt.read_bytes() if prompt.is_file() else b""
         config = config.model_copy(deep=True)
         config.agent.system_prompt_sha256 = hashlib.sha256(text).hexdigest()
     prepared = _prepare(config, events)
@@ -240,10 +241,57 @@ async def execute_run(
     else:
         write_json_atomic(run_dir / CONFIG, record)
 
-    # While rollouts run, summary.json says so (the live viewer reads it).
-    write_json_atomic(run_dir / SUMMARY, {"status": "running"})
-    writer = ResultsWriter(run_dir / RESULTS)
-    results = read_results(run_dir / RESULTS)
+    writer = ResultsWriter(run_dir / RESULTS)  # locks the run directory
+    try:
+        # Read before touching summary.json: unreadable results must not
+        # replace the summary of a finished run.
+        results = read_results(run_dir / RESULTS)
+        # While rollouts run, summary.json says so (the live viewer reads it).
+        write_json_atomic(run_dir / SUMMARY, {"status": "running"})
+        try:
+            wall = await _run_pending(config, prepared, results, writer, events,
+                                      install_signal_handlers)
+        except BaseException as exc:
+            write_json_atomic(run_dir / SUMMARY, {"status": "failed",
+                                                  "error": f"{type(exc).__name__}: {exc}",
+                                                  "resume_command": resume_command(run_dir)})
+            raise
+    finally:
+        writer.close()
+        for m in prepared.models:
+            with contextlib.suppress(Exception):
+                await m.aclose()
+    complete = len({r.key for r in results}) >= events.total
+    summary = summarize(results, config.trials)
+    summary.update({
+        "status": "complete" if complete else "interrupted",
+        "complete": complete,
+        "interrupted": events.stopping,
+        "wall_s": round(wall, 3),
+        "resume_command": None if complete else resume_command(run_dir),
+    })
+    write_json_atomic(run_dir / SUMMARY, summary)
+    return RunData(path=run_dir, config=record, results=results, summary=summary)
+
+
+def _check_paths(config: RunConfig, run_dir: Path) -> None:
+    """Refuse unusable paths before anything is written."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} exists and is not a directory; choose another --out")
+    if config.cache_dir and Path(config.cache_dir).exists() and not Path(
+            config.cache_dir).is_dir():
+        raise ConfigError(f"cache directory {config.cache_dir} exists and is not a directory")
+
+
+async def _run_pending(
+    config: RunConfig,
+    prepared: _Prepared,
+    results: list[RolloutResult],
+    writer: ResultsWriter,
+    events: RunEvents,
+    install_signal_handlers: bool,
+) -> float:
+    """Run the (task, trial) pairs that have no result yet; return the wall time."""
     done = {r.key for r in results}
     pending = [
         (task, trial)
@@ -261,7 +309,6 @@ async def execute_run(
     queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
     for item in pending:
         queue.put_nowait(item)
-
     in_flight: set[asyncio.Task[None]] = set()
 
     async def worker() -> None:
@@ -281,14 +328,14 @@ async def execute_run(
             events.record(result)
 
     loop = asyncio.get_running_loop()
-    signals_installed: list[signal.Signals] = []
+    installed: list[signal.Signals] = []
     interrupts = 0
 
     def on_signal() -> None:
         nonlocal interrupts
         interrupts += 1
         events.stopping = True
-        if interrupts >= 2:
+        if interrupts >= 2:  # abandon rollouts in flight (Termination.CANCELLED)
             for t in in_flight:
                 t.cancel()
 
@@ -296,7 +343,7 @@ async def execute_run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, on_signal)
-                signals_installed.append(sig)
+                installed.append(sig)
     t0 = time.perf_counter()
     try:
         for _ in range(min(config.concurrency, len(pending))):
@@ -307,21 +354,6 @@ async def execute_run(
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
     finally:
-        for sig in signals_installed:
+        for sig in installed:
             loop.remove_signal_handler(sig)
-        writer.close()
-        for m in prepared.models:
-            with contextlib.suppress(Exception):
-                await m.aclose()
-    complete = len({r.key for r in results}) >= events.total
-    summary = summarize(results, config.trials)
-    summary.update({
-        "status": "complete" if complete else "interrupted",
-        "complete": complete,
-        "interrupted": events.stopping,
-        "wall_s": round(time.perf_counter() - t0, 3),
-        "resume_command": None if complete else resume_command(run_dir),
-    })
-    write_json_atomic(run_dir / SUMMARY, summary)
-    saved = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
-    return RunData(path=run_dir, config=saved, results=results, summary=summary)
+    return time.perf_counter() - t0

@@ -13,6 +13,7 @@ truncate it away before appending, so the file never holds a corrupt record.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import threading
@@ -22,10 +23,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from toolgym.errors import DataError
+from toolgym.errors import ConfigError, DataError
+from toolgym.runner._config import RunConfig
 from toolgym.runner._results import RolloutResult
 
-__all__ = ["ResultsWriter", "RunData", "load_run", "read_results"]
+__all__ = [
+    "ResultsWriter",
+    "RunData",
+    "load_run",
+    "load_run_config",
+    "read_config_record",
+    "read_results",
+]
 
 RESULTS = "results.jsonl"
 #: Seconds between background fsyncs of results.jsonl (a killed process loses
@@ -40,19 +49,62 @@ def read_results(path: str | Path) -> list[RolloutResult]:
     p = Path(path)
     if not p.exists():
         return []
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{p}: cannot read: {exc.strerror}") from None
     out: list[RolloutResult] = []
+    seen: set[tuple[str, int]] = set()
     lines = data.split(b"\n")
     # The element after the last newline is either empty or a torn line.
     for lineno, line in enumerate(lines[:-1], start=1):
         if not line.strip():
             continue
         try:
-            out.append(RolloutResult.model_validate_json(line))
+            result = RolloutResult.model_validate_json(line)
         except ValidationError as exc:
             raise DataError(f"{p}:{lineno}: not a valid rollout record: "
                             f"{exc.errors()[0]['msg']}") from None
+        # toolgym never writes a (task, trial) twice; if a file was edited or
+        # concatenated by hand, the first record counts.
+        if result.key not in seen:
+            seen.add(result.key)
+            out.append(result)
     return out
+
+
+def _read_json_object(path: Path, missing: str) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(missing) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return record
+
+
+def read_config_record(run_dir: str | Path) -> dict[str, Any]:
+    """The run's config.json, checked: ``DataError`` if missing or malformed."""
+    path = Path(run_dir) / CONFIG
+    record = _read_json_object(path, f"{run_dir}: no {CONFIG}; not a toolgym run directory")
+    if not isinstance(record.get("config"), dict):
+        raise DataError(f"{path}: not a toolgym run config (no 'config' object)")
+    return record
+
+
+def load_run_config(run_dir: str | Path) -> RunConfig:
+    """The :class:`RunConfig` saved in a run directory."""
+    record = read_config_record(run_dir)
+    try:
+        return RunConfig.model_validate(record["config"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise DataError(f"{Path(run_dir) / CONFIG}: field config.{loc}: {err['msg']}") from None
 
 
 class ResultsWriter:
@@ -61,8 +113,16 @@ class ResultsWriter:
     def __init__(self, path: str | Path, fsync: bool = True) -> None:
         self.path = Path(path)
         self.fsync = fsync
-        self._repair()
         self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
+        try:
+            # One writer per run directory: a second process would run every
+            # pending rollout again.
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._fh.close()
+            raise ConfigError(f"{self.path} is being written by another toolgym process; "
+                              "wait for it or use another --out") from None
+        self._repair()
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._closing = False
@@ -157,13 +217,9 @@ def load_run(path: str | Path) -> RunData:
     p = Path(path)
     if not p.is_dir():
         raise DataError(f"{p}: run directory not found")
-    cfg_path = p / CONFIG
-    config: dict[str, Any] = {}
-    if cfg_path.exists():
-        try:
-            config = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{cfg_path}: invalid JSON: {exc.msg}") from None
+    # Reading is lenient (reports can show runs written by other tools);
+    # resuming checks the config strictly (load_run_config).
+    config = _read_json_object(p / CONFIG, "") if (p / CONFIG).exists() else {}
     summary: dict[str, Any] = {}
     sum_path = p / SUMMARY
     if sum_path.exists():
