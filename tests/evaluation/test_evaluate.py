@@ -125,3 +125,54 @@ def test_compare_args_semantics() -> None:
     checks = check_actions(task, convo)
     assert [c.matched for c in checks] == [True, True, False]
     assert checks[2].differing_args == ["expression"]
+
+
+def test_abnormal_end_without_criteria_scores_zero() -> None:
+    domain = load_domain("airline")
+    task = domain.tasks[0].model_copy(update={"evaluation_criteria": None})
+    ev = Evaluator(domain)
+    assert ev.evaluate(task, [], normal_end=True).reward == 1.0
+    b = ev.evaluate(task, [], normal_end=False)
+    assert b.reward == 0.0 and b.status == "not_scored"
+
+
+def test_db_check_does_not_treat_true_as_one(tau2_airline_dir: Path) -> None:
+    domain = load_domain("airline", data_dir=tau2_airline_dir)
+    rid = next(iter(domain.snapshot.fork().reservations))
+    a, b = domain.snapshot.fork(), domain.snapshot.fork()
+    args = {"reservation_id": rid, "nonfree_baggages": 0, "payment_id": "x"}
+    user = domain.snapshot.fork().reservations[rid].user_id
+    pay = next(iter(domain.snapshot.fork().users[user].payment_methods))
+    args["payment_id"] = pay
+    assert not domain.toolkit(a).call("update_reservation_baggages",
+                                      {**args, "total_baggages": 1}).error
+    assert not domain.toolkit(b).call("update_reservation_baggages",
+                                      {**args, "total_baggages": True}).error
+    assert a.digest() != b.digest()
+    assert not a.same_state(b)
+
+
+def test_snapshot_is_untouched_by_gold_replays(tau2_airline_dir: Path) -> None:
+    domain = load_domain("airline", data_dir=tau2_airline_dir)
+    Evaluator(domain).gold_db(domain.tasks[1])
+    for task in domain.tasks:
+        Evaluator(domain).gold_db(task)
+    assert domain.snapshot.verify()
+
+
+def test_judge_is_not_called_for_unscored_nl_assertions(tau2_airline_dir: Path) -> None:
+    import asyncio
+
+    class Judge:
+        calls = 0
+
+        async def grade(self, task: Task, messages: object, assertions: object) -> list[object]:
+            Judge.calls += 1
+            raise AssertionError("the judge must not be called")
+
+    domain = load_domain("airline", data_dir=tau2_airline_dir)
+    task = domain.tasks[0]  # nl_assertions present, basis [DB, COMMUNICATE]
+    assert task.evaluation_criteria and task.evaluation_criteria.nl_assertions
+    b = asyncio.run(Evaluator(domain).evaluate_async(task, gold_conversation(domain, task),
+                                                     judge=Judge()))
+    assert Judge.calls == 0 and b.reward == 1.0
