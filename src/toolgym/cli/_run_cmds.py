@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +15,18 @@ from pydantic import ValidationError
 
 from toolgym.cli._common import err, fail, out, parse_kv
 from toolgym.errors import ToolgymError
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn invalid options (exit 2) and toolgym errors (exit 1) into one-line errors."""
+    try:
+        yield
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise fail(f"invalid option {'.'.join(map(str, e['loc']))}: {e['msg']}", 2) from None
+    except ToolgymError as exc:
+        raise fail(str(exc)) from None
 
 
 def _split_args(args: dict[str, Any], strategy_keys: frozenset[str]
@@ -125,7 +139,7 @@ def register(app: typer.Typer) -> None:
         # Without a user model every user argument configures the simulator.
         user_strategy_args, user_model_args = (
             (user_extra, {}) if user_model is None else _split_args(user_extra, _STRATEGY_ARGS))
-        try:
+        with user_errors():
             agent_cfg = _role_model(agent_model, agent_base_url, agent_api_key_env,
                                     agent_model_args, endpoints)
             assert agent_cfg is not None
@@ -151,11 +165,6 @@ def register(app: typer.Typer) -> None:
             )
             run_dir = out_dir or default_run_dir(config)
             data = asyncio.run(run_async(config, out=run_dir, display=display, console=err))
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            raise fail(f"invalid option {'.'.join(map(str, e['loc']))}: {e['msg']}", 2) from None
-        except ToolgymError as exc:
-            raise fail(str(exc)) from None
         _finish(run_dir, data, report)
 
     @app.command()
@@ -171,13 +180,8 @@ def register(app: typer.Typer) -> None:
 
         load_dotenv()
         sys.path.insert(0, os.getcwd())  # plugin modules of the run
-        try:
+        with user_errors():
             data = resume_run(run_dir, display=display, concurrency=concurrency, console=err)
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            raise fail(f"invalid option {'.'.join(map(str, e['loc']))}: {e['msg']}", 2) from None
-        except ToolgymError as exc:
-            raise fail(str(exc)) from None
         _finish(run_dir, data, report)
 
 
