@@ -54,3 +54,23 @@ def test_response_cache_replays_without_calling_the_server(tmp_path: Path) -> No
         second = toolgym.run(out=tmp_path / "b", **kwargs)
         assert calls > 0 and len(server.chat_requests) == calls
     assert [r.reward for r in first.results] == [r.reward for r in second.results]
+
+
+def test_per_endpoint_concurrency_limit_from_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from toolgym.cli._app import app
+
+    d = toolgym.load_domain("airline")
+    with FakeOpenAIServer(roleplay_responder(d.tasks), latency_ms=20) as server:
+        res = CliRunner().invoke(app, [
+            "run", "--agent-model", "openai/fake", "--agent-base-url", server.base_url,
+            "--agent-arg", "max_concurrency=2", "--agent-arg", "temperature=0",
+            "--concurrency", "8", "--tasks", "0-7", "--display", "none", "--no-report",
+            "--out", str(tmp_path / "r")])
+        assert res.exit_code == 0, res.output
+        assert server.max_in_flight == 2
+        assert all(r.body.get("temperature") == 0 for r in server.requests
+                   if r.path.endswith("/chat/completions"))
+    saved = (tmp_path / "r" / "config.json").read_text()
+    assert '"max_concurrency": 2' in saved

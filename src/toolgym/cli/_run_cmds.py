@@ -44,9 +44,18 @@ def _role_model(
 
     if model is None:
         return None
+    # ``--<role>-arg max_concurrency=8`` (and the other client settings) set
+    # ModelConfig fields; every other key is a model argument.
+    settings = {k: args[k] for k in _CLIENT_SETTINGS if k in args}
+    model_args = {k: v for k, v in args.items() if k not in _CLIENT_SETTINGS}
     cfg = resolve_model(model, endpoints_file=endpoints, base_url=base_url,
-                        api_key_env=key_env, args=args)
+                        api_key_env=key_env, args=model_args, **settings)
     return cfg.model_dump(mode="json")
+
+
+#: Client settings that ``--<role>-arg`` accepts as ModelConfig fields.
+_CLIENT_SETTINGS = ("max_concurrency", "max_retries", "timeout_s", "backoff_base_s",
+                    "backoff_max_s")
 
 
 def _finish(run_dir: Path, data: Any, report: bool) -> None:
