@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolgym.errors import ConfigError
+from toolgym._registry import Registry
 from toolgym.messages import Message, Usage
 from toolgym.models._base import Model
 
@@ -66,33 +66,25 @@ class Agent(abc.ABC):
 
 
 AgentFactory = Callable[[AgentContext], Agent]
-_AGENTS: dict[str, AgentFactory] = {}
+
+
+def _import_builtin() -> None:
+    import toolgym.agents._strategies  # noqa: F401
+
+
+_AGENTS: Registry[AgentFactory] = Registry("agent strategy", _import_builtin)
 
 
 def register_agent(name: str) -> Callable[[AgentFactory], AgentFactory]:
     """Decorator registering an agent strategy under ``name``."""
-
-    def deco(factory: AgentFactory) -> AgentFactory:
-        _AGENTS[name] = factory
-        return factory
-
-    return deco
-
-
-def _ensure_builtin() -> None:
-    import toolgym.agents._strategies  # noqa: F401
+    return _AGENTS.register(name)
 
 
 def agent_strategies() -> list[str]:
     """Names of the registered agent strategies."""
-    _ensure_builtin()
-    return sorted(_AGENTS)
+    return _AGENTS.names()
 
 
 def create_agent(name: str, ctx: AgentContext) -> Agent:
     """Build the agent strategy ``name``."""
-    _ensure_builtin()
-    factory = _AGENTS.get(name)
-    if factory is None:
-        raise ConfigError(f"unknown agent strategy {name!r} (known: {', '.join(sorted(_AGENTS))})")
-    return factory(ctx)
+    return _AGENTS.get(name)(ctx)

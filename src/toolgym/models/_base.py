@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from toolgym.errors import ConfigError, ToolgymError
+from toolgym._registry import Registry
+from toolgym.errors import ToolgymError
 from toolgym.messages import Message, Usage
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ModelResponse",
     "RetryableModelError",
     "TerminalModelError",
+    "WrappedModel",
     "create_model",
     "model_providers",
     "register_provider",
@@ -187,38 +189,69 @@ class Model(abc.ABC):
         return self.config.model
 
 
+class WrappedModel(Model):
+    """A layer around another model (retries, caching...) that forwards the rest.
+
+    The wrapper shares the inner model's config, closes it, reports its name
+    and forwards unknown attributes to it, so provider extras (``price``,
+    ``assert_complete``...) stay reachable through any stack of layers.
+    Subclasses implement :meth:`generate` and :meth:`_rewrap`.
+
+    Args:
+        inner: The wrapped model.
+    """
+
+    def __init__(self, inner: Model) -> None:
+        super().__init__(inner.config)
+        self.inner = inner
+
+    def for_episode(self, episode: EpisodeInfo) -> Model:
+        """This layer over the inner model's instance for ``episode``."""
+        return self._rewrap(self.inner.for_episode(episode), episode)
+
+    @abc.abstractmethod
+    def _rewrap(self, inner: Model, episode: EpisodeInfo) -> Model:
+        """This layer around ``inner``, the inner model's instance for ``episode``."""
+
+    async def aclose(self) -> None:
+        """Close the inner model."""
+        await self.inner.aclose()
+
+    @property
+    def name(self) -> str:
+        """The inner model's name."""
+        return self.inner.name
+
+    def __getattr__(self, item: str) -> Any:
+        # Only called for attributes not found normally. Guarding "inner" stops
+        # endless recursion when it is not set yet (copy, unpickling).
+        if item == "inner":
+            raise AttributeError(item)
+        return getattr(self.inner, item)
+
+
 ProviderFactory = Callable[[ModelConfig], Model]
-_PROVIDERS: dict[str, ProviderFactory] = {}
+
+
+def _import_builtin() -> None:
+    import toolgym.models._providers  # noqa: F401
+
+
+_PROVIDERS: Registry[ProviderFactory] = Registry("model provider", _import_builtin)
 
 
 def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
     """Decorator registering a model provider factory under ``name``."""
-
-    def deco(factory: ProviderFactory) -> ProviderFactory:
-        _PROVIDERS[name] = factory
-        return factory
-
-    return deco
+    return _PROVIDERS.register(name)
 
 
 def model_providers() -> list[str]:
     """Names of the registered providers."""
-    _ensure_builtin_providers()
-    return sorted(_PROVIDERS)
-
-
-def _ensure_builtin_providers() -> None:
-    import toolgym.models._providers  # noqa: F401
+    return _PROVIDERS.names()
 
 
 def create_model(config: ModelConfig | str) -> Model:
     """Build a model from a config or a model string such as ``'openai/gpt-4o'``."""
     if isinstance(config, str):
         config = ModelConfig(model=config)
-    _ensure_builtin_providers()
-    factory = _PROVIDERS.get(config.provider)
-    if factory is None:
-        known = ", ".join(sorted(_PROVIDERS))
-        raise ConfigError(f"unknown model provider {config.provider!r} in {config.model!r} "
-                          f"(known: {known})")
-    return factory(config)
+    return _PROVIDERS.get(config.provider, within=config.model)(config)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from toolgym.messages import Message, Usage
-from toolgym.models._base import EpisodeInfo, Model, ModelResponse
+from toolgym.models._base import EpisodeInfo, Model, ModelResponse, WrappedModel
 from toolgym.models._pricing import PRICING_ARGS
 
 __all__ = ["CachedModel", "ResponseCache", "cache_key"]
@@ -107,7 +107,7 @@ class ResponseCache:
             raise
 
 
-class CachedModel(Model):
+class CachedModel(WrappedModel):
     """A model wrapper that answers from a :class:`ResponseCache` when it can.
 
     Put it outside the retry layer so that hits take no concurrency slot.
@@ -115,14 +115,13 @@ class CachedModel(Model):
 
     def __init__(self, inner: Model, cache: ResponseCache | str | Path,
                  trial: int | None = None) -> None:
-        super().__init__(inner.config)
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache if isinstance(cache, ResponseCache) else ResponseCache(cache)
         self.trial = trial
 
-    def for_episode(self, episode: EpisodeInfo) -> Model:
-        """A wrapper bound to the episode's trial, over the inner episode model."""
-        return CachedModel(self.inner.for_episode(episode), self.cache, trial=episode.trial)
+    def _rewrap(self, inner: Model, episode: EpisodeInfo) -> Model:
+        # Always a new wrapper: it is bound to the episode's trial.
+        return CachedModel(inner, self.cache, trial=episode.trial)
 
     async def generate(
         self,
@@ -141,17 +140,3 @@ class CachedModel(Model):
         response = await self.inner.generate(messages, tools, **params)
         self.cache.put(key, response)
         return response
-
-    async def aclose(self) -> None:
-        """Close the inner model."""
-        await self.inner.aclose()
-
-    @property
-    def name(self) -> str:
-        """The inner model's name."""
-        return self.inner.name
-
-    def __getattr__(self, item: str) -> Any:
-        if item == "inner":
-            raise AttributeError(item)
-        return getattr(self.inner, item)

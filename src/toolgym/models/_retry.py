@@ -24,6 +24,7 @@ from toolgym.models._base import (
     ModelConfig,
     ModelResponse,
     RetryableModelError,
+    WrappedModel,
     create_model,
 )
 from toolgym.models._cache import CachedModel, ResponseCache
@@ -151,7 +152,7 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random,
     return delay
 
 
-class RetryingModel(Model):
+class RetryingModel(WrappedModel):
     """A model wrapper adding retries, a per-call timeout and concurrency limits.
 
     Args:
@@ -178,8 +179,7 @@ class RetryingModel(Model):
         sleep: SleepFn | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(inner.config)
-        self.inner = inner
+        super().__init__(inner)
         self.pool = pool
         self.observer = observer
         self.on_retry = on_retry
@@ -199,9 +199,8 @@ class RetryingModel(Model):
         if self.on_rate_limited is not None:
             self.on_rate_limited(error)
 
-    def for_episode(self, episode: EpisodeInfo) -> Model:
-        """Wrap the inner model's episode instance the same way."""
-        inner = self.inner.for_episode(episode)
+    def _rewrap(self, inner: Model, episode: EpisodeInfo) -> Model:
+        # A stateless inner model keeps this very wrapper (and its rng).
         if inner is self.inner:
             return self
         return RetryingModel(inner, pool=self.pool, observer=self.observer,
@@ -244,35 +243,9 @@ class RetryingModel(Model):
                 self._notify_retry(attempt, err, delay)
                 await self._sleep(delay)
 
-    async def aclose(self) -> None:
-        """Close the inner model."""
-        await self.inner.aclose()
 
-    @property
-    def name(self) -> str:
-        """The inner model's name."""
-        return self.inner.name
-
-    def __getattr__(self, item: str) -> Any:
-        # Provider extras (assert_complete, price...) stay reachable through the wrapper.
-        if item == "inner":
-            raise AttributeError(item)
-        return getattr(self.inner, item)
-
-
-def with_retries(
-    model: Model,
-    *,
-    pool: EndpointPool | None = None,
-    observer: RetryObserver | None = None,
-    on_retry: Callable[[int, RetryableModelError, float], Any] | None = None,
-    on_rate_limited: Callable[[RetryableModelError], Any] | None = None,
-    sleep: SleepFn | None = None,
-    rng: random.Random | None = None,
-) -> RetryingModel:
-    """Wrap ``model`` in a :class:`RetryingModel` (see there for the arguments)."""
-    return RetryingModel(model, pool=pool, observer=observer, on_retry=on_retry,
-                         on_rate_limited=on_rate_limited, sleep=sleep, rng=rng)
+#: The same as constructing a :class:`RetryingModel`; kept as the documented entry point.
+with_retries = RetryingModel
 
 
 def build_model(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolgym.errors import ConfigError
+from toolgym._registry import Registry
 from toolgym.messages import Message, Usage
 from toolgym.models._base import Model
 from toolgym.tasks import Task
@@ -82,33 +82,25 @@ class UserSimulator(abc.ABC):
 
 
 UserFactory = Callable[[UserContext], UserSimulator]
-_USERS: dict[str, UserFactory] = {}
+
+
+def _import_builtin() -> None:
+    import toolgym.users._simulators  # noqa: F401
+
+
+_USERS: Registry[UserFactory] = Registry("user simulator", _import_builtin)
 
 
 def register_user(name: str) -> Callable[[UserFactory], UserFactory]:
     """Decorator registering a user simulator under ``name``."""
-
-    def deco(factory: UserFactory) -> UserFactory:
-        _USERS[name] = factory
-        return factory
-
-    return deco
-
-
-def _ensure_builtin() -> None:
-    import toolgym.users._simulators  # noqa: F401
+    return _USERS.register(name)
 
 
 def user_strategies() -> list[str]:
     """Names of the registered user simulators."""
-    _ensure_builtin()
-    return sorted(_USERS)
+    return _USERS.names()
 
 
 def create_user(name: str, ctx: UserContext) -> UserSimulator:
     """Build the user simulator ``name``."""
-    _ensure_builtin()
-    factory = _USERS.get(name)
-    if factory is None:
-        raise ConfigError(f"unknown user simulator {name!r} (known: {', '.join(sorted(_USERS))})")
-    return factory(ctx)
+    return _USERS.get(name)(ctx)

@@ -136,16 +136,25 @@ class AirlineTools(Toolkit[AirlineDB]):
             raise ToolError(f"Flight {flight_number} not found on date {date}")
         return flight, inst
 
-    def _bookable(
-        self, flight_number: str, date: str, cabin: Any, count: int
-    ) -> tuple[Flight, int]:
-        """Check a flight can take ``count`` passengers in ``cabin``; return it and the price."""
+    def _new_segment(self, info: FlightInfo, cabin: Any, count: int) -> ReservationFlight:
+        """Check a flight can take ``count`` passengers in ``cabin``; return its new segment.
+
+        The segment's origin and destination come from the flight record and
+        its price is today's price of the cabin.
+        """
+        flight_number, date = info.flight_number, info.date
         flight, inst = self._instance(flight_number, date)
         if not isinstance(inst, FlightAvailable):
             raise ToolError(f"Flight {flight_number} not available on date {date}")
         if _cabin_value(inst.available_seats, cabin) < count:
             raise ToolError(f"Not enough seats on flight {flight_number}")
-        return flight, _cabin_value(inst.prices, cabin)
+        return ReservationFlight(
+            flight_number=flight_number,
+            origin=flight.origin,
+            destination=flight.destination,
+            date=date,
+            price=_cabin_value(inst.prices, cabin),
+        )
 
     def _pay_for_update(self, reservation_id: str, payment_id: Any, price: Any) -> None:
         """The payment step shared by the update tools (SEMANTICS §2.4)."""
@@ -352,17 +361,9 @@ class AirlineTools(Toolkit[AirlineDB]):
         for info in flight_infos:
             # Each flight is checked against the unchanged seat count, so a
             # flight listed twice is checked twice against the same number.
-            flight, price = self._bookable(info.flight_number, info.date, reservation.cabin, count)
-            reservation.flights.append(
-                ReservationFlight(
-                    flight_number=info.flight_number,
-                    origin=flight.origin,
-                    destination=flight.destination,
-                    date=info.date,
-                    price=price,
-                )
-            )
-            total += price * count
+            segment = self._new_segment(info, reservation.cabin, count)
+            reservation.flights.append(segment)
+            total += segment.price * count
         if reservation.insurance == "yes":
             total += INSURANCE_PRICE * count
         total += BAG_PRICE * reservation.nonfree_baggages
@@ -495,17 +496,9 @@ class AirlineTools(Toolkit[AirlineDB]):
                 segments.append(kept.model_copy())
                 total += kept.price * count
                 continue
-            flight, price = self._bookable(info.flight_number, info.date, cabin, count)
-            segments.append(
-                ReservationFlight(
-                    flight_number=info.flight_number,
-                    origin=flight.origin,
-                    destination=flight.destination,
-                    date=info.date,
-                    price=price,
-                )
-            )
-            total += price * count
+            segment = self._new_segment(info, cabin, count)
+            segments.append(segment)
+            total += segment.price * count
         # May be negative (a refund entry) or zero (no entry).
         price = total - sum(s.price for s in reservation.flights) * count
         self._pay_for_update(reservation_id, payment_id, price)

@@ -100,6 +100,45 @@ class RetailTools(Toolkit[RetailDB]):
             if wanted > held[item_id]:
                 raise ToolError(message.format(item_id=item_id))
 
+    def _price_swap(
+        self,
+        order: Order,
+        item_ids: Any,
+        new_item_ids: Any,
+        *,
+        count_error: str,
+        length_error: str,
+        same_id_error: str | None,
+    ) -> tuple[list[str], list[str], float, Variant | None]:
+        """Check an item swap and price it: steps 3-5 of the two swapping tools.
+
+        The checks run in SEMANTICS §3.3 order: id lists, counts (``count_error``
+        may contain ``{item_id}``), equal lengths, then for each pair in turn:
+        old != new (only when ``same_id_error`` is given), the variant within
+        the first matching item's product, and its availability.
+
+        Returns:
+            The old ids, the new ids, the unrounded price difference and the
+            variant of the last pair (None when there are no pairs).
+        """
+        old_ids = _ids(item_ids, "item_ids")
+        new_ids = _ids(new_item_ids, "new_item_ids")
+        self._check_counts(order, old_ids, count_error)
+        if len(old_ids) != len(new_ids):
+            raise ToolError(length_error)
+        diff = 0.0
+        variant: Variant | None = None
+        for old_id, new_id in zip(old_ids, new_ids, strict=True):
+            if same_id_error is not None and old_id == new_id:
+                raise ToolError(same_id_error)
+            # With a repeated old id, every pair prices against the first match.
+            item = self._first_item(order, old_id)
+            variant = self._variant(item.product_id, new_id)
+            if not variant.available:
+                raise ToolError(f"New item {new_id} not found or available")
+            diff += variant.price - item.price
+        return old_ids, new_ids, diff, variant
+
     # -- write tools ---------------------------------------------------------------
     @tool(ToolKind.WRITE)
     def cancel_pending_order(self, order_id: str, reason: str) -> Order:
@@ -236,26 +275,16 @@ class RetailTools(Toolkit[RetailDB]):
         # Strict check, unlike the address and payment tools.
         if order.status != "pending":
             raise ToolError("Non-pending order cannot be modified")
-        old_ids = _ids(item_ids, "item_ids")
-        new_ids = _ids(new_item_ids, "new_item_ids")
-        self._check_counts(order, old_ids, "{item_id} not found")
-        if len(old_ids) != len(new_ids):
-            raise ToolError("The number of items to be exchanged should match")
-
+        old_ids, new_ids, diff, variant = self._price_swap(
+            order,
+            item_ids,
+            new_item_ids,
+            count_error="{item_id} not found",
+            length_error="The number of items to be exchanged should match",
+            same_id_error="The new item id should be different from the old item id",
+        )
         # QUIRK: the difference is left unrounded (float noise and all), while
         # the gift-card balance below is rounded to cents.
-        diff = 0.0
-        variant: Variant | None = None
-        for old_id, new_id in zip(old_ids, new_ids, strict=True):
-            if old_id == new_id:
-                raise ToolError("The new item id should be different from the old item id")
-            # With a repeated old id, every pair prices against the first match.
-            item = self._first_item(order, old_id)
-            variant = self._variant(item.product_id, new_id)
-            if not variant.available:
-                raise ToolError(f"New item {new_id} not found or available")
-            diff += variant.price - item.price
-
         method = self._payment_method(order.user_id, payment_method_id)
         if isinstance(method, GiftCard) and method.balance < diff:
             raise ToolError("Insufficient gift card balance to pay for the new item")
@@ -361,20 +390,15 @@ class RetailTools(Toolkit[RetailDB]):
         order = self._order(order_id)
         if order.status != "delivered":
             raise ToolError("Non-delivered order cannot be exchanged")
-        old_ids = _ids(item_ids, "item_ids")
-        new_ids = _ids(new_item_ids, "new_item_ids")
-        self._check_counts(order, old_ids, "Number of {item_id} not found.")
-        if len(old_ids) != len(new_ids):
-            raise ToolError("The number of items to be exchanged should match.")
-
-        diff = 0.0
-        for old_id, new_id in zip(old_ids, new_ids, strict=True):
+        old_ids, new_ids, diff, _ = self._price_swap(
+            order,
+            item_ids,
+            new_item_ids,
+            count_error="Number of {item_id} not found.",
+            length_error="The number of items to be exchanged should match.",
             # Unlike modify_pending_order_items, old == new is allowed here.
-            item = self._first_item(order, old_id)
-            variant = self._variant(item.product_id, new_id)
-            if not variant.available:
-                raise ToolError(f"New item {new_id} not found or available")
-            diff += variant.price - item.price
+            same_id_error=None,
+        )
         # Rounded here, unlike modify_pending_order_items.
         diff = round(diff, 2)
 
