@@ -116,3 +116,14 @@ def test_lone_surrogates_from_a_model_do_not_lose_the_rollout(tmp_path: Path) ->
     (back,) = read_results(tmp_path / "x.jsonl")
     assert back.messages[-1].content is not None
     assert back.messages[-1].content.startswith("bad ") and back.task_id == result.task_id
+
+
+async def test_run_inside_an_event_loop_says_to_use_run_async(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="run_async"):
+        toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="0",
+                    out=tmp_path / "r")
+    from toolgym.runner import run_async
+
+    data = await run_async(domain="airline", agent_model="oracle", user="scripted", tasks="0",
+                           out=tmp_path / "r")
+    assert len(data.results) == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
+from toolgym.errors import ConfigError
 from toolgym.models._base import ModelConfig
 from toolgym.runner._config import AgentConfig, DomainRef, RunConfig, UserConfig
 from toolgym.runner._progress import live_progress
@@ -74,6 +75,15 @@ async def run_async(
         return await execute_run(config, run_dir, events)
 
 
+def _no_running_loop(verb: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise ConfigError(f"toolgym.{verb}() cannot start inside a running event loop (e.g. a "
+                      f"Jupyter notebook): use `await toolgym.runner.run_async(...)` there")
+
+
 def run(
     config: RunConfig | None = None,
     out: str | Path | None = None,
@@ -96,6 +106,7 @@ def run(
         out: Run directory; rerunning with the same directory resumes.
         display: "rich", "plain" or "none".
     """
+    _no_running_loop("run")
     return asyncio.run(run_async(config, out=out, display=display, **kwargs))
 
 
@@ -112,4 +123,5 @@ def resume(run_dir: str | Path, display: str = "none", concurrency: int | None =
     config = load_run_config(run_dir)
     if concurrency is not None:
         config = RunConfig.model_validate({**config.model_dump(), "concurrency": concurrency})
+    _no_running_loop("resume")
     return asyncio.run(run_async(config, out=run_dir, display=display, console=console))

@@ -344,7 +344,9 @@ async def _run_pending(
 
     if install_signal_handlers:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+            # Not possible outside the main thread (ValueError) or on some
+            # platforms; the run then simply has no graceful Ctrl-C.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, on_signal)
                 installed.append(sig)
     t0 = time.perf_counter()
