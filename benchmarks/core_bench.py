@@ -50,6 +50,13 @@ def _gold_messages(domain: Any, task: Any) -> list[Message]:
 
 
 def main() -> None:
+    from toolgym.domains.airline._generate import generate_airline_db
+    from toolgym.domains.retail._generate import generate_retail_db
+
+    for name, gen in (("airline", generate_airline_db), ("retail", generate_retail_db)):
+        s = time.perf_counter()
+        gen(0)
+        print(f"built-in {name} DB generation: {(time.perf_counter() - s) * 1e3:.0f} ms")
     data_dir = SHARED if SHARED.exists() else None
     label = str(data_dir) if data_dir else "built-in airline"
     t0 = time.perf_counter()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections import Counter
 from typing import Any
 
@@ -63,13 +62,6 @@ def test_same_seed_same_digest_other_seed_differs() -> None:
     assert canonical_digest(a) == canonical_digest(b)
     assert canonical_digest(a) != canonical_digest(c)
     assert canonical_digest(a) == SEED0_DIGEST, "seed-0 DB changed: rebuild the built-in tasks"
-
-
-def test_generation_is_fast() -> None:
-    start = time.perf_counter()
-    generate_retail_db(3)
-    # The target is < 0.5 s; the bound is loose so slow CI machines do not flake.
-    assert time.perf_counter() - start < 2.0
 
 
 def test_sizes_and_id_formats(raw: dict[str, Any]) -> None:
