@@ -84,6 +84,12 @@ class Message(BaseModel):
 
     role: Role = Field(description="system, user, assistant or tool.")
     content: str | None = Field(None, description="Text content.")
+    reasoning: str | None = Field(
+        None,
+        description="The model's private reasoning (a ReAct thought, or a reasoning model's "
+        "reasoning_content); never shown to the simulated user nor sent back to the model "
+        "as content.",
+    )
     tool_calls: list[ToolCall] | None = Field(None, description="Tool calls (assistant).")
     tool_call_id: str | None = Field(None, description="The call a tool message answers.")
     name: str | None = Field(None, description="Tool name, on tool messages.")

@@ -105,7 +105,8 @@ async def test_react_fenced_action_becomes_tool_call_and_prompt_has_no_native_to
     assert "get_user_details" in system and "Look up a user by id." in system
     assert POLICY in system and '"user_id"' in system
     msg = reply.message
-    assert msg.content == "I should look the user up."
+    assert msg.reasoning == "I should look the user up."
+    assert msg.content is None  # the thought never reaches the user
     assert msg.tool_calls is not None and len(msg.tool_calls) == 1
     assert msg.tool_calls[0].name == "get_user_details"
     assert msg.tool_calls[0].arguments == {"user_id": "u1"}

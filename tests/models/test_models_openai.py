@@ -195,3 +195,22 @@ def test_helpers() -> None:
                                               "price_out": 1, "extra_body": {"min_p": 0.1}})
     kw = sampling_kwargs(cfg, {"temperature": 0.5})
     assert kw == {"temperature": 0.5, "extra_body": {"min_p": 0.1, "top_k": 5}}
+
+
+async def test_reasoning_content_is_kept_apart_and_not_sent_back() -> None:
+    completion = {
+        "id": "c1", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {
+            "role": "assistant", "content": "Your flight is on time.",
+            "reasoning_content": "The user asked about HAT001; status says on time."}}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+    }
+    with FakeOpenAIServer(lambda req: completion) as srv:
+        model = model_for(srv)
+        r = await model.generate(HI)
+        assert r.message.content == "Your flight is on time."
+        assert r.message.reasoning == "The user asked about HAT001; status says on time."
+        await model.generate([*HI, r.message, Message.user("thanks")])
+        await model.aclose()
+        sent = srv.chat_requests[1]["messages"][2]
+    assert sent == {"role": "assistant", "content": "Your flight is on time."}

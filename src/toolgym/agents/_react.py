@@ -21,9 +21,9 @@ Parsing uses :func:`json.loads` only, never ``eval``: the text after
 it (which copes with code fences and trailing prose). Python-style single
 quotes are therefore *not* accepted.
 
-The resulting canonical message is ``content=<thought>`` (react; ``None`` for
-act) plus one :class:`~toolgym.messages.ToolCall` for a tool action, or
-``content=<text>`` and no calls for ``respond``. **A reply that cannot be
+The resulting canonical message carries the thought in ``reasoning`` (react;
+``None`` for act) plus one :class:`~toolgym.messages.ToolCall` for a tool
+action, or ``content=<text>`` and no calls for ``respond``. **A reply that cannot be
 parsed** (no action object, invalid JSON, no tool name, a ``respond``
 without text) **becomes an assistant text message holding the raw reply**:
 the user simulator sees it verbatim and the conversation goes on, exactly as
@@ -241,7 +241,10 @@ class ReActAgent(Agent):
                     if k == 0 and cached is not None:
                         text = cached
                     else:
-                        text = self._format(msg.content if k == 0 else None, action_json(call))
+                        # A foreign (native tool-calling) turn may carry its
+                        # thought as content.
+                        thought = (msg.reasoning or msg.content) if k == 0 else None
+                        text = self._format(thought, action_json(call))
                     out.append(Message.assistant(text))
                     result = results.pop(call.id, None)
                     if result is not None:
@@ -271,6 +274,8 @@ class ReActAgent(Agent):
             text = _respond_text(action, obj)
             if text is not None and text.strip():
                 msg = Message.assistant(text)
+                if self.mode == "react":
+                    msg.reasoning = action.thought
                 self._rendered[self._key(msg)] = self._format(action.thought, respond_json(text))
                 return msg
             action = None
@@ -281,8 +286,9 @@ class ReActAgent(Agent):
             return msg
         call = ToolCall(id=call_id, name=action.name, arguments=action.arguments,
                         raw_arguments=action.raw_arguments, parse_error=action.parse_error)
-        thought = action.thought if self.mode == "react" else None
-        msg = Message.assistant(thought, [call])
+        msg = Message.assistant(tool_calls=[call])
+        if self.mode == "react":
+            msg.reasoning = action.thought
         self._rendered[self._key(msg)] = self._format(action.thought, action_json(call))
         return msg
 

@@ -201,7 +201,9 @@ def completion_to_response(
     usage_obj = _get(completion, "usage")
     usage = priced_usage(int(_get(usage_obj, "prompt_tokens") or 0),
                          int(_get(usage_obj, "completion_tokens") or 0), price)
+    reasoning = _get(msg, "reasoning_content") or _get(msg, "reasoning")
     message = Message(role="assistant", content=content, tool_calls=calls or None,
+                      reasoning=reasoning if isinstance(reasoning, str) else None,
                       usage=usage, latency_s=latency_s)
     return ModelResponse(message=message, usage=usage, latency_s=latency_s, raw=completion)
 

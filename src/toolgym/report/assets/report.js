@@ -349,6 +349,11 @@
       add(head, el("span", "muted", (m.usage.prompt_tokens || 0) + "+" +
         (m.usage.completion_tokens || 0) + " tok"));
     }
+    if (typeof m.reasoning === "string" && m.reasoning) {
+      var why = add(box, el("details", "reasoning"));
+      add(why, el("summary", null, "reasoning (" + m.reasoning.length + " chars)"));
+      add(why, el("div", "text muted", m.reasoning));
+    }
     var content = m.content;
     if (content && typeof content === "object") { content = strings(ri)[content.s]; }
     if (content !== undefined && content !== null) {
