@@ -127,3 +127,18 @@ async def test_run_inside_an_event_loop_says_to_use_run_async(tmp_path: Path) ->
     data = await run_async(domain="airline", agent_model="oracle", user="scripted", tasks="0",
                            out=tmp_path / "r")
     assert len(data.results) == 1
+
+
+def test_resume_from_another_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tasks = (Path(toolgym.__file__).parent / "domains" / "airline" / "data" / "tasks.json")
+    (tmp_path / "mine.json").write_text(json.dumps(json.loads(tasks.read_text())[:2]))
+    monkeypatch.chdir(tmp_path)
+    toolgym.run(domain="airline", tasks_file="mine.json", agent_model="oracle",
+                user="scripted", trials=2, out="r")
+    lines = (tmp_path / "r" / "results.jsonl").read_text().splitlines()
+    (tmp_path / "r" / "results.jsonl").write_text(lines[0] + "\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    run = toolgym.resume(tmp_path / "r")
+    assert len(run.results) == 4

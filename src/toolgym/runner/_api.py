@@ -26,6 +26,11 @@ def _model(value: str | ModelConfig | dict[str, Any] | None) -> ModelConfig | No
     return ModelConfig.model_validate(value)
 
 
+def _absolute(path: str | Path | None) -> str | None:
+    # Paths are saved absolute so that a resume from another directory works.
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
 def build_config(
     domain: str = "airline",
     *,
@@ -44,12 +49,16 @@ def build_config(
     """Assemble a validated :class:`RunConfig` from keyword arguments."""
     agent_cfg = _model(agent_model)
     assert agent_cfg is not None
+    agent_args = dict(agent_args or {})
+    if isinstance(agent_args.get("examples"), str):
+        agent_args["examples"] = _absolute(agent_args["examples"])
+    if options.get("cache_dir"):
+        options["cache_dir"] = _absolute(options["cache_dir"])
     return RunConfig(
-        domain=DomainRef(name=domain, data_dir=str(data_dir) if data_dir else None,
-                         tasks_file=str(tasks_file) if tasks_file else None),
-        agent=AgentConfig(strategy=agent, model=agent_cfg, args=agent_args or {},
-                          system_prompt_file=str(system_prompt_file)
-                          if system_prompt_file else None),
+        domain=DomainRef(name=domain, data_dir=_absolute(data_dir),
+                         tasks_file=_absolute(tasks_file)),
+        agent=AgentConfig(strategy=agent, model=agent_cfg, args=agent_args,
+                          system_prompt_file=_absolute(system_prompt_file)),
         user=UserConfig(strategy=user, model=_model(user_model), args=user_args or {}),
         judge=_model(judge_model),
         **options,
