@@ -101,3 +101,10 @@ def test_dump_db_writes_final_databases(tmp_path: Path) -> None:
     first = json.loads((tmp_path / "v.jsonl").read_text().splitlines()[0])
     dumped = json.loads((tmp_path / "dbs" / f"{first['task_id']}.json").read_text())
     assert canonical_digest(dumped) == first["final_digest"]
+
+
+def test_version() -> None:
+    import toolgym
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"toolgym {toolgym.__version__}"

@@ -26,6 +26,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from toolgym import __version__
+
+        out.print(f"toolgym {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Simulate, evaluate and improve tool-using conversational agents."""
+
+
 @app.command()
 def validate(
     domain: Annotated[str, typer.Option(help="Domain name.")] = "airline",
