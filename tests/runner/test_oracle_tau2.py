@@ -48,3 +48,5 @@ def test_judge_model_grades_nl_assertions(shared_dir: Path, tmp_path: Path) -> N
     assert r.reward == 0.0  # the first assertion was judged not met
     assert [c.met for c in r.breakdown.nl_assertions] == [i != 0 for i in range(n)]
     assert r.annotations and r.annotations[0]["turn"] == 3
+    assert r.usage["judge"].calls == 1  # the judge's cost is counted under its own role
+    assert run.summary["usage"]["judge"]["calls"] == 1

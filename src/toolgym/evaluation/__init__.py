@@ -3,6 +3,7 @@
 from toolgym.evaluation._evaluate import (
     Evaluator,
     NLJudge,
+    NLJudgment,
     check_actions,
     check_communicate,
     evaluate,
@@ -24,6 +25,7 @@ __all__ = [
     "Evaluator",
     "NLAssertionCheck",
     "NLJudge",
+    "NLJudgment",
     "RewardBreakdown",
     "check_actions",
     "check_communicate",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from toolgym.domains._db import DB, canonical_json
@@ -32,12 +33,20 @@ from toolgym.evaluation._types import (
     NLAssertionCheck,
     RewardBreakdown,
 )
-from toolgym.messages import Message
+from toolgym.messages import Message, Usage
 from toolgym.tasks import Action, RewardType, Task
 
-__all__ = ["Evaluator", "NLJudge", "check_actions", "check_communicate", "evaluate"]
+__all__ = ["Evaluator", "NLJudge", "NLJudgment", "check_actions", "check_communicate", "evaluate"]
 
 _MAX_DIFF = 20
+
+
+@dataclass
+class NLJudgment:
+    """A judge's verdicts, one per assertion in order, and what they cost."""
+
+    checks: list[NLAssertionCheck]
+    usage: Usage = field(default_factory=Usage)
 
 
 class NLJudge(Protocol):
@@ -45,8 +54,8 @@ class NLJudge(Protocol):
 
     async def grade(
         self, task: Task, messages: Sequence[Message], assertions: Sequence[str]
-    ) -> list[NLAssertionCheck]:
-        """Return one verdict per assertion, in order."""
+    ) -> NLJudgment:
+        """Return one verdict per assertion, in order, with the judge's usage."""
         ...
 
 
@@ -239,13 +248,17 @@ class Evaluator:
         final_db: DB | None = None,
     ) -> RewardBreakdown:
         """Like :meth:`evaluate`, running the NL judge when one is given and needed."""
-        nl: list[NLAssertionCheck] | None = None
+        judgment: NLJudgment | None = None
         ec = task.evaluation_criteria
         # Judge calls cost money: only when NL assertions are in the reward basis.
         if judge is not None and ec is not None and normal_end and self.needs_judge(task):
-            nl = await judge.grade(task, messages, ec.nl_assertions or [])
-        return self.evaluate(task, messages, normal_end=normal_end, nl_checks=nl,
-                             final_db=final_db)
+            judgment = await judge.grade(task, messages, ec.nl_assertions or [])
+        breakdown = self.evaluate(task, messages, normal_end=normal_end,
+                                  nl_checks=judgment.checks if judgment else None,
+                                  final_db=final_db)
+        if judgment is not None:
+            breakdown.judge_usage = judgment.usage
+        return breakdown
 
 
 def evaluate(domain: Domain[Any], task: Task, messages: Sequence[Message],

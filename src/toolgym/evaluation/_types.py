@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from toolgym.messages import Usage
 from toolgym.tasks import RewardType
 
 __all__ = [
@@ -95,3 +96,4 @@ class RewardBreakdown(BaseModel):
     env_assertions: list[EnvAssertionCheck] = Field(default_factory=list, description="Env checks.")
     nl_assertions: list[NLAssertionCheck] = Field(default_factory=list, description="NL checks.")
     notes: list[str] = Field(default_factory=list, description="Human-readable remarks.")
+    judge_usage: Usage | None = Field(None, description="Usage of the judge model calls.")

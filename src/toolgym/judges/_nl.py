@@ -16,8 +16,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from toolgym.evaluation._evaluate import NLJudgment
 from toolgym.evaluation._types import NLAssertionCheck
-from toolgym.messages import Message
+from toolgym.messages import Message, Usage
 from toolgym.models._base import Model, TerminalModelError
 from toolgym.tasks import Task
 
@@ -67,19 +68,21 @@ class NLAssertionJudge:
 
     async def grade(
         self, task: Task, messages: Sequence[Message], assertions: Sequence[str]
-    ) -> list[NLAssertionCheck]:
-        """One verdict per assertion, in order."""
+    ) -> NLJudgment:
+        """One verdict per assertion, in order, with the usage of the judge's calls."""
         numbered = "\n".join(f"{i}. {a}" for i, a in enumerate(assertions, start=1))
         prompt = [
             Message.system(_SYSTEM),
             Message.user(f"Transcript:\n{render_transcript(messages)}\n\nAssertions:\n{numbered}"),
         ]
         last_error = ""
+        usage = Usage()
         for _ in range(self.attempts):
             response = await self.model.generate(prompt)
+            usage = usage + response.usage
             try:
                 data = _extract_json(response.message.content or "")
-                return self._checks(data, assertions)
+                return NLJudgment(self._checks(data, assertions), usage)
             except (ValueError, KeyError, TypeError) as exc:
                 last_error = str(exc)
                 prompt = [*prompt, response.message,

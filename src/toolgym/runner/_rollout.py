@@ -184,6 +184,8 @@ async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> R
         breakdown = RewardBreakdown(reward=None, status="error",
                                     notes=[f"evaluation failed: {exc}"])
     eval_s = time.perf_counter() - t_eval
+    if breakdown.judge_usage is not None:
+        episode.usage["judge"] = breakdown.judge_usage
     return RolloutResult(
         task_id=task.id,
         trial=trial,
