@@ -50,3 +50,22 @@ def test_judge_model_grades_nl_assertions(shared_dir: Path, tmp_path: Path) -> N
     assert r.annotations and r.annotations[0]["turn"] == 3
     assert r.usage["judge"].calls == 1  # the judge's cost is counted under its own role
     assert run.summary["usage"]["judge"]["calls"] == 1
+
+
+def test_a_failing_judge_is_recorded_not_passed(shared_dir: Path, tmp_path: Path) -> None:
+    data_dir = shared_dir / "tau2" / "retail"
+    domain = toolgym.load_domain("retail", data_dir=data_dir)
+    task = next(t for t in domain.tasks
+                if t.evaluation_criteria and t.evaluation_criteria.nl_assertions)
+    script = tmp_path / "judge.json"
+    script.write_text(json.dumps(["not json", "still not json"]))
+    run = toolgym.run(domain="retail", data_dir=data_dir, agent_model="oracle", user="scripted",
+                      judge_model={"model": "scripted", "args": {"script": str(script)}},
+                      task_ids=[task.id], out=tmp_path / "r")
+    (r,) = run.results
+    assert r.reward is None and r.breakdown.status == "judge_failed"
+    assert any("judge failed" in n for n in r.breakdown.notes)
+    assert run.summary["judge_failures"] == 1 and run.summary["judge_needed"] == 0
+    from toolgym.report._data import failure_categories
+
+    assert "judge_failed" in failure_categories(r)

@@ -82,9 +82,10 @@ class RewardBreakdown(BaseModel):
         description="Final reward (product over reward_basis); None when it cannot be "
         "computed yet (e.g. an NL assertion needs a judge)."
     )
-    status: Literal["ok", "judge_needed", "not_scored", "error"] = Field(
-        "ok", description="ok, judge_needed (NL assertions without a judge), not_scored "
-        "(episode ended abnormally: reward 0), error (evaluation itself failed)."
+    status: Literal["ok", "judge_needed", "judge_failed", "not_scored", "error"] = Field(
+        "ok", description="ok, judge_needed (NL assertions without a judge), judge_failed "
+        "(the judge model failed: reward unknown), not_scored (episode ended abnormally: "
+        "reward 0), error (evaluation itself failed)."
     )
     reward_basis: list[RewardType] = Field(default_factory=list, description="Components used.")
     components: dict[str, float | None] = Field(

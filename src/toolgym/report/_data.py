@@ -39,6 +39,7 @@ CATEGORIES: list[tuple[str, str]] = [
     ("communicate", "communicate miss"),
     ("nl", "NL assertion failed"),
     ("judge", "judge needed"),
+    ("judge_failed", "judge failed"),
     ("env", "env assertion failed"),
     ("abnormal", "abnormal termination"),
     ("eval_error", "evaluation error"),
@@ -62,7 +63,9 @@ def failure_categories(r: RolloutResult) -> list[str]:
         cats.append("communicate")
     if any(n.met is False for n in b.nl_assertions):
         cats.append("nl")
-    if b.status == "judge_needed" or r.reward is None:
+    if b.status == "judge_failed":
+        cats.append("judge_failed")
+    elif b.status == "judge_needed" or r.reward is None:
         cats.append("judge")
     if any(not e.met for e in b.env_assertions):
         cats.append("env")

@@ -179,6 +179,7 @@ async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> R
     except ModelError as exc:
         breakdown = spec.evaluator.evaluate(task, episode.messages, normal_end=termination.normal,
                                             final_db=episode.env.db)
+        breakdown.reward, breakdown.status = None, "judge_failed"
         breakdown.notes.append(f"judge failed: {exc}")
     except Exception as exc:  # grading must never lose the rollout
         breakdown = RewardBreakdown(reward=None, status="error",
