@@ -176,3 +176,15 @@ def test_judge_is_not_called_for_unscored_nl_assertions(tau2_airline_dir: Path) 
     b = asyncio.run(Evaluator(domain).evaluate_async(task, gold_conversation(domain, task),
                                                      judge=Judge()))
     assert Judge.calls == 0 and b.reward == 1.0
+
+
+def test_lone_surrogates_in_the_db_still_compare(tau2_airline_dir: Path) -> None:
+    domain = load_domain("airline", data_dir=tau2_airline_dir)
+    rid = next(iter(domain.snapshot.fork().reservations))
+    n = len(domain.snapshot.fork().reservations[rid].passengers)
+    a, b = domain.snapshot.fork(), domain.snapshot.fork()
+    people = [{"first_name": "Z\ud800", "last_name": "Q", "dob": "1990-01-01"}] * n
+    assert not domain.toolkit(a).call("update_reservation_passengers",
+                                      {"reservation_id": rid, "passengers": people}).error
+    assert not a.same_state(b) and a.diff(b)
+    assert a.same_state(a)

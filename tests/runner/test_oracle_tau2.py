@@ -66,6 +66,7 @@ def test_a_failing_judge_is_recorded_not_passed(shared_dir: Path, tmp_path: Path
     assert r.reward is None and r.breakdown.status == "judge_failed"
     assert any("judge failed" in n for n in r.breakdown.notes)
     assert run.summary["judge_failures"] == 1 and run.summary["judge_needed"] == 0
+    assert r.usage["judge"].calls == 2  # both failed attempts are counted
     from toolgym.report._data import failure_categories
 
     assert "judge_failed" in failure_categories(r)

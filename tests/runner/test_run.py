@@ -142,3 +142,14 @@ def test_resume_from_another_directory(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(elsewhere)
     run = toolgym.resume(tmp_path / "r")
     assert len(run.results) == 4
+
+
+def test_scripted_model_script_paths_are_saved_absolute(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "agent.json").write_text(json.dumps(["Hello!"]))
+    toolgym.run(domain="airline", agent_model={"model": "scripted",
+                                                "args": {"script": "agent.json"}},
+                user="scripted", tasks="0", out="r")
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["config"]["agent"]["model"]["args"]["script"] == str(tmp_path / "agent.json")

@@ -131,3 +131,59 @@ def test_resume_reads_the_key_from_dotenv(tmp_path: Path, monkeypatch: pytest.Mo
         auth = [r.headers.get("Authorization") or r.headers.get("authorization")
                 for r in server.requests[n:] if r.path.endswith("/chat/completions")]
         assert auth and set(auth) == {"Bearer from-dotenv"}
+
+
+def test_secret_check_spares_real_parameters() -> None:
+    from toolgym.models import ModelConfig
+
+    ModelConfig(model="openai/x", args={
+        "prompt_cache_key": "k1", "max_tokens": 5,
+        "response_format": {"type": "json_schema", "json_schema": {"schema": {
+            "properties": {"password": {"type": "string"}, "token": {"type": "string"}}}}}})
+    for args in ({"token": "t"}, {"extra_body": {"client_secret": "s"}},
+                 {"extra_headers": {"Authorization": "Bearer x"}}):
+        with pytest.raises(ValueError, match="must not hold secrets"):
+            ModelConfig(model="openai/x", args=args)
+
+
+def test_writer_that_cannot_start_releases_the_lock(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "results.jsonl"
+
+    def broken(self: ResultsWriter) -> None:
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(ResultsWriter, "_repair", broken)
+    with pytest.raises(OSError):
+        ResultsWriter(path)
+    monkeypatch.undo()
+    ResultsWriter(path).close()  # not "being written by another toolgym process"
+
+
+def test_close_survives_a_full_disk(tmp_path: Path) -> None:
+    writer = ResultsWriter(tmp_path / "results.jsonl")
+    writer._fh.close()
+    writer._fh = open("/dev/full", "ab")  # noqa: SIM115 - every flush fails
+    writer._fh.write(b"x" * 10)
+    writer.close()  # no exception: the run's own error (if any) stays the one reported
+
+
+def test_plugin_domains_copy_records_exactly() -> None:
+    from pydantic import BaseModel, Field, PrivateAttr
+
+    from toolgym.domains import DB, Snapshot
+
+    class Rec(BaseModel):
+        model_config = {"populate_by_name": True}
+        origin: str = Field(alias="from")
+        note: str = Field("default", exclude=True)
+        _cache: int = PrivateAttr(default=0)
+
+    class PluginDB(DB):
+        recs: dict[str, Rec]
+
+    db = PluginDB.model_validate({"recs": {"a": {"from": "x", "note": "kept"}}})
+    fork = Snapshot(db).fork()
+    rec = fork.edit("recs", "a")
+    assert rec.origin == "x" and rec.note == "kept"
+    assert rec is not db.recs["a"]

@@ -87,7 +87,9 @@ class NLAssertionJudge:
                 last_error = str(exc)
                 prompt = [*prompt, response.message,
                           Message.user(f"That was not valid JSON ({exc}). Answer with JSON only.")]
-        raise TerminalModelError(f"NL judge gave no usable verdict: {last_error}")
+        error = TerminalModelError(f"NL judge gave no usable verdict: {last_error}")
+        error.usage = usage  # what the failed attempts cost
+        raise error
 
     @staticmethod
     def _checks(data: Any, assertions: Sequence[str]) -> list[NLAssertionCheck]:

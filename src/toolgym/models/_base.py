@@ -42,6 +42,9 @@ __all__ = [
 class ModelError(ToolgymError):
     """A model call failed."""
 
+    #: What calls made before the failure cost, when the raiser knows it.
+    usage: Usage | None = None
+
 
 class RetryableModelError(ModelError):
     """A transient failure (HTTP 429/5xx, timeout, connection): worth retrying."""
@@ -61,8 +64,13 @@ class ContextOverflowError(TerminalModelError):
     """The conversation no longer fits the model's context window."""
 
 
-_SECRET_NAME = re.compile(r"(^|_)(api_?key|key|secret|password|passwd|token|authorization)$",
-                          re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"^(key|token)$|(^|_)(api_?key|secret|client_secret|password|passwd|authorization|"
+    r"access_token|auth_token|bearer_token|refresh_token)$",
+    re.IGNORECASE)
+#: Argument subtrees that hold user data, not credentials (a JSON schema may
+#: well have a property called "password").
+_DATA_ARGS = frozenset({"response_format", "metadata", "logit_bias", "tools", "tool_choice"})
 
 
 def find_secrets(value: Any, path: str = "") -> list[str]:
@@ -71,6 +79,8 @@ def find_secrets(value: Any, path: str = "") -> list[str]:
     if isinstance(value, dict):
         for k, v in value.items():
             here = f"{path}.{k}" if path else str(k)
+            if not path and k in _DATA_ARGS:
+                continue
             if _SECRET_NAME.search(str(k).replace("-", "_")):
                 found.append(here)
             else:

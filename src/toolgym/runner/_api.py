@@ -19,11 +19,18 @@ __all__ = ["resume", "run", "run_async"]
 
 
 def _model(value: str | ModelConfig | dict[str, Any] | None) -> ModelConfig | None:
-    if value is None or isinstance(value, ModelConfig):
-        return value
+    if value is None:
+        return None
     if isinstance(value, str):
-        return ModelConfig(model=value)
-    return ModelConfig.model_validate(value)
+        config = ModelConfig(model=value)
+    elif isinstance(value, ModelConfig):
+        config = value
+    else:
+        config = ModelConfig.model_validate(value)
+    script = config.args.get("script")
+    if isinstance(script, str):  # a scripted model's file, saved absolute for resume
+        config = config.model_copy(update={"args": {**config.args, "script": _absolute(script)}})
+    return config
 
 
 def _absolute(path: str | Path | None) -> str | None:

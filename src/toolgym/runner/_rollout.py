@@ -153,6 +153,15 @@ class _Episode:
         return Termination.TRANSFER if marker == TRANSFER else Termination.USER_STOP
 
 
+def _grade_without_judge(spec: RolloutSpec, task: Task, episode: _Episode,
+                         termination: Termination) -> RewardBreakdown:
+    try:
+        return spec.evaluator.evaluate(task, episode.messages, normal_end=termination.normal,
+                                       final_db=episode.env.db)
+    except Exception as exc:  # grading must never lose the rollout
+        return RewardBreakdown(reward=None, status="error", notes=[f"evaluation failed: {exc}"])
+
+
 async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> RolloutResult:
     """Run one episode of ``task`` and grade it.
 
@@ -177,10 +186,10 @@ async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> R
             final_db=episode.env.db,
         )
     except ModelError as exc:
-        breakdown = spec.evaluator.evaluate(task, episode.messages, normal_end=termination.normal,
-                                            final_db=episode.env.db)
+        breakdown = _grade_without_judge(spec, task, episode, termination)
         breakdown.reward, breakdown.status = None, "judge_failed"
         breakdown.notes.append(f"judge failed: {exc}")
+        breakdown.judge_usage = exc.usage
     except Exception as exc:  # grading must never lose the rollout
         breakdown = RewardBreakdown(reward=None, status="error",
                                     notes=[f"evaluation failed: {exc}"])

@@ -235,30 +235,32 @@ async def execute_run(
         config = config.model_copy(deep=True)
         config.agent.system_prompt_sha256 = hashlib.sha256(text).hexdigest()
     prepared = _prepare(config, events)
-    record = _config_record(config, prepared)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if (run_dir / CONFIG).exists():
-        _check_resume(run_dir, record, config)
-    else:
-        write_json_atomic(run_dir / CONFIG, record)
-
-    writer = ResultsWriter(run_dir / RESULTS)  # locks the run directory
     try:
-        # Read before touching summary.json: unreadable results must not
-        # replace the summary of a finished run.
-        results = read_results(run_dir / RESULTS)
-        # While rollouts run, summary.json says so (the live viewer reads it).
-        write_json_atomic(run_dir / SUMMARY, {"status": "running"})
+        record = _config_record(config, prepared)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # The lock comes first, so two processes never both write a config.
+        writer = ResultsWriter(run_dir / RESULTS)
         try:
-            wall = await _run_pending(config, prepared, results, writer, events,
-                                      install_signal_handlers)
-        except BaseException as exc:
-            write_json_atomic(run_dir / SUMMARY, {"status": "failed",
-                                                  "error": f"{type(exc).__name__}: {exc}",
-                                                  "resume_command": resume_command(run_dir)})
-            raise
+            if (run_dir / CONFIG).exists():
+                _check_resume(run_dir, record, config)
+            else:
+                write_json_atomic(run_dir / CONFIG, record)
+            # Read before touching summary.json: unreadable results must not
+            # replace the summary of a finished run.
+            results = read_results(run_dir / RESULTS)
+            # While rollouts run, summary.json says so (the live viewer reads it).
+            write_json_atomic(run_dir / SUMMARY, {"status": "running"})
+            try:
+                wall = await _run_pending(config, prepared, results, writer, events,
+                                          install_signal_handlers)
+            except BaseException as exc:
+                write_json_atomic(run_dir / SUMMARY, {
+                    "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                    "resume_command": resume_command(run_dir)})
+                raise
+        finally:
+            writer.close()
     finally:
-        writer.close()
         for m in prepared.models:
             with contextlib.suppress(Exception):
                 await m.aclose()
@@ -350,11 +352,7 @@ async def _run_pending(
                 loop.add_signal_handler(sig, on_signal)
                 installed.append(sig)
     t0 = time.perf_counter()
-    # Long-lived objects (the parsed database snapshot, finished results) make
-    # every full garbage collection walk millions of objects, stalling the
-    # event loop for tens of milliseconds. Freezing them for the duration of
-    # the run keeps collections cheap; they are unfrozen afterwards.
-    gc.freeze()
+    _gc_freeze_enter()
     try:
         for _ in range(min(config.concurrency, len(pending))):
             in_flight.add(asyncio.create_task(worker()))
@@ -364,7 +362,7 @@ async def _run_pending(
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
     finally:
-        gc.unfreeze()
+        _gc_freeze_exit()
         for sig in installed:
             loop.remove_signal_handler(sig)
     return time.perf_counter() - t0
@@ -372,3 +370,27 @@ async def _run_pending(
 
 #: Finished rollouts between two ``gc.freeze()`` calls during a run.
 _FREEZE_EVERY = 100
+
+# Long-lived objects (the parsed database snapshot, finished results) make
+# every full garbage collection walk millions of objects, stalling the event
+# loop for tens of milliseconds. They are frozen (ignored by the collector)
+# while runs are in progress. The freeze is process-wide, so it is counted:
+# concurrent runs unfreeze only when the last one ends, and a host program
+# that froze objects itself keeps its freeze.
+_gc_runs = 0
+_gc_host_froze = False
+
+
+def _gc_freeze_enter() -> None:
+    global _gc_runs, _gc_host_froze
+    if _gc_runs == 0:
+        _gc_host_froze = gc.get_freeze_count() > 0
+    _gc_runs += 1
+    gc.freeze()
+
+
+def _gc_freeze_exit() -> None:
+    global _gc_runs
+    _gc_runs -= 1
+    if _gc_runs == 0 and not _gc_host_froze:
+        gc.unfreeze()

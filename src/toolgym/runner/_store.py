@@ -114,23 +114,26 @@ class ResultsWriter:
         self.path = Path(path)
         self.fsync = fsync
         self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
-        try:
-            # One writer per run directory: a second process would run every
-            # pending rollout again.
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._fh.close()
-            raise ConfigError(f"{self.path} is being written by another toolgym process; "
-                              "wait for it or use another --out") from None
-        self._repair()
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._closing = False
         self._syncer: threading.Thread | None = None
-        if fsync:
-            self._syncer = threading.Thread(target=self._sync_loop, name="results-fsync",
-                                            daemon=True)
-            self._syncer.start()
+        try:
+            try:
+                # One writer per run directory: a second process would run
+                # every pending rollout again.
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise ConfigError(f"{self.path} is being written by another toolgym process; "
+                                  "wait for it or use another --out") from None
+            self._repair()
+            if fsync:
+                self._syncer = threading.Thread(target=self._sync_loop, name="results-fsync",
+                                                daemon=True)
+                self._syncer.start()
+        except BaseException:
+            self._fh.close()  # releases the lock too
+            raise
 
     def _sync_loop(self) -> None:
         fd = self._fh.fileno()
@@ -170,13 +173,22 @@ class ResultsWriter:
         self._dirty.set()
 
     def close(self) -> None:
-        """Sync and close the file."""
-        if self._syncer is not None:
-            self._closing = True
-            self._closed.set()
-            self._dirty.set()
-            self._syncer.join()
-        self._fh.close()
+        """Sync and close the file (never raises for a file that cannot be synced)."""
+        if self._fh.closed:
+            return
+        try:
+            if self._syncer is not None:
+                self._closing = True
+                self._closed.set()
+                self._dirty.set()
+                self._syncer.join()
+            with contextlib.suppress(OSError, ValueError):
+                self._fh.flush()
+                if self.fsync:
+                    os.fsync(self._fh.fileno())  # the last lines, whatever the thread did
+        finally:
+            with contextlib.suppress(OSError):
+                self._fh.close()
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

@@ -262,6 +262,8 @@ class Airport(BaseModel):
 class AirlineDB(DB):
     """The airline database: ``flights``, ``users`` and ``reservations``."""
 
+    fast_record_copy = True  # plain-data records (see DB.fast_record_copy)
+
     flights: dict[str, Flight]
     users: dict[str, User]
     reservations: dict[str, Reservation]

@@ -177,6 +177,8 @@ class Order(_Record):
 class RetailDB(DB):
     """The retail database: ``products``, ``users`` and ``orders`` tables."""
 
+    fast_record_copy = True  # plain-data records (see DB.fast_record_copy)
+
     products: dict[str, Product]
     users: dict[str, User]
     orders: dict[str, Order]
