@@ -144,6 +144,14 @@ class ModelResponse:
     raw: Any = None
 
 
+def local_response(message: Message, latency_s: float = 0.0) -> ModelResponse:
+    """A free, in-process model reply (scripted and oracle models): one call, no tokens."""
+    usage = Usage(prompt_tokens=0, completion_tokens=0, cost=0.0, calls=1)
+    message.usage = usage
+    message.latency_s = latency_s
+    return ModelResponse(message=message, usage=usage, latency_s=latency_s)
+
+
 @dataclass(frozen=True)
 class EpisodeInfo:
     """What a model may know about the episode it serves.

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolgym.errors import ConfigError
-from toolgym.messages import Message, ToolCall, Usage
+from toolgym.messages import Message, ToolCall
 from toolgym.models._base import (
     EpisodeInfo,
     Model,
     ModelConfig,
     ModelResponse,
     TerminalModelError,
+    local_response,
     register_provider,
 )
 
@@ -239,10 +240,7 @@ class OracleModel(Model):
             message = Message(role="assistant", content=self.plan.final_text)
         else:
             message = Message(role="assistant", content=CLOSING_TEXT)
-        usage = Usage(prompt_tokens=0, completion_tokens=0, cost=0.0, calls=1)
-        message.usage = usage
-        message.latency_s = self.latency_s
-        return ModelResponse(message=message, usage=usage, latency_s=self.latency_s)
+        return local_response(message, self.latency_s)
 
 
 @register_provider("oracle")

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from toolgym.errors import ConfigError, DataError
-from toolgym.messages import Message, ToolCall, Usage
+from toolgym.messages import Message, ToolCall
 from toolgym.models._base import (
     ContextOverflowError,
     EpisodeInfo,
@@ -38,6 +38,7 @@ from toolgym.models._base import (
     ModelResponse,
     RetryableModelError,
     TerminalModelError,
+    local_response,
     register_provider,
 )
 from toolgym.models._toolparse import make_tool_call
@@ -246,10 +247,7 @@ class ScriptedModel(Model):
             # Consume before replying, so an error item is not replayed by a retry.
             self.cursor += 1
             message = self._reply(item, messages, tools)
-        usage = Usage(prompt_tokens=0, completion_tokens=0, cost=0.0, calls=1)
-        message.usage = usage
-        message.latency_s = self.latency_s
-        return ModelResponse(message=message, usage=usage, latency_s=self.latency_s)
+        return local_response(message, self.latency_s)
 
 
 @register_provider("scripted")
