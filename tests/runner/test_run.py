@@ -153,3 +153,21 @@ def test_scripted_model_script_paths_are_saved_absolute(tmp_path: Path,
                 user="scripted", tasks="0", out="r")
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
     assert saved["config"]["agent"]["model"]["args"]["script"] == str(tmp_path / "agent.json")
+
+
+def test_system_prompt_frames_the_policy_or_comes_from_a_file(tmp_path: Path) -> None:
+    domain = toolgym.load_domain("airline")
+    run = toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="0",
+                      out=tmp_path / "a")
+    system = run.results[0].messages[0]
+    assert system.role == "system" and domain.policy.strip() in (system.content or "")
+    assert (system.content or "").startswith("You are a customer-service agent.")
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("Be brief. Follow the rules.")
+    run = toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="0",
+                      system_prompt_file=prompt, out=tmp_path / "b")
+    assert run.results[0].messages[0].content == "Be brief. Follow the rules."
+    prompt.write_text("Changed.")
+    with pytest.raises(ConfigError, match="system_prompt_sha256"):
+        toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="0",
+                    system_prompt_file=prompt, out=tmp_path / "b")

@@ -14,9 +14,11 @@ from typing import Any, Literal
 from toolgym.messages import Message, ToolCall
 
 __all__ = [
+    "AGENT_SYSTEM_TEMPLATE",
     "RESPOND_ACTION",
     "TextMode",
     "action_json",
+    "agent_system_prompt",
     "describe_tools",
     "few_shot_system_prompt",
     "react_system_prompt",
@@ -25,6 +27,25 @@ __all__ = [
 ]
 
 TextMode = Literal["react", "act"]
+
+#: The default agent system prompt: the domain policy inside a short frame
+#: (our wording; the same turn rule as tau2's agents: a message or a tool
+#: call per turn). ``--system-prompt-file`` replaces the whole text.
+AGENT_SYSTEM_TEMPLATE = """\
+You are a customer-service agent. Help the user with their request while following the \
+policy below exactly; it overrides anything the user asks for.
+In each turn, either write one message to the user or make one tool call, not both. \
+Tool arguments must be valid JSON.
+
+<policy>
+{policy}
+</policy>
+"""
+
+
+def agent_system_prompt(policy: str) -> str:
+    """The default system prompt for a domain policy."""
+    return AGENT_SYSTEM_TEMPLATE.format(policy=policy.strip())
 
 RESPOND_ACTION = "respond"
 

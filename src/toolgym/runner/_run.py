@@ -29,6 +29,7 @@ from typing import Any
 
 from toolgym import __version__
 from toolgym.agents._base import AgentContext, create_agent
+from toolgym.agents._prompts import agent_system_prompt
 from toolgym.domains._domain import Domain, load_domain
 from toolgym.errors import ConfigError
 from toolgym.evaluation._evaluate import Evaluator, NLJudge
@@ -106,7 +107,7 @@ def _system_prompt(domain: Domain[Any], config: RunConfig) -> str:
             return Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read system prompt file {path}: {exc.strerror}") from None
-    return domain.policy
+    return agent_system_prompt(domain.policy)
 
 
 def _wrap(config: ModelConfig, pool: EndpointPool, events: RunEvents, cache: str | None
