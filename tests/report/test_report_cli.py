@@ -43,16 +43,27 @@ def test_report_writes_file_and_prints_path(app: typer.Typer, two_runs: tuple[Pa
     assert "<title>Eval [x]</title>" in html and "Comparison" in html
 
 
-@pytest.mark.parametrize("problem", ["missing", "bad_line", "bad_config", "no_out_dir"])
+def test_report_skips_and_names_a_corrupt_line(app: typer.Typer, two_runs: tuple[Path, Path],
+                                              tmp_path: Path) -> None:
+    run_dir = two_runs[0]
+    lines = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    # A fragment in the middle (a disk that filled up, then freed space).
+    torn = [*lines[:2], lines[2][:40], *lines[3:]]
+    (run_dir / "results.jsonl").write_text("\n".join(torn) + "\n", encoding="utf-8")
+    out = tmp_path / "r.html"
+    res = runner.invoke(app, ["report", str(run_dir), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"results.jsonl:3: skipped" in res.stderr
+    assert out.exists()
+
+
+@pytest.mark.parametrize("problem", ["missing", "bad_config", "no_out_dir"])
 def test_report_errors_are_one_line(app: typer.Typer, two_runs: tuple[Path, Path],
                                     tmp_path: Path, problem: str) -> None:
     run_dir = two_runs[0]
     out = tmp_path / "r.html"
     if problem == "missing":
         run_dir = tmp_path / "absent [dir]"
-    elif problem == "bad_line":
-        with open(run_dir / "results.jsonl", "a", encoding="utf-8") as fh:
-            fh.write("{not json}\n")
     elif problem == "bad_config":
         (run_dir / "config.json").write_text("{", encoding="utf-8")
     else:

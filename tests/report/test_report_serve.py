@@ -69,13 +69,14 @@ def test_page_follows_new_results_and_completion(server: ReportServer, live_run:
     assert "A run is still in progress" not in get(server.url)[2]
 
 
-def test_bad_results_give_an_error_page(server: ReportServer, live_run: Path) -> None:
+def test_a_corrupt_results_line_is_skipped_and_named(server: ReportServer,
+                                                      live_run: Path) -> None:
     with open(live_run / "results.jsonl", "a", encoding="utf-8") as fh:
         fh.write('{"task_id": "<b>broken</b>"}\n')
     status, _, page = get(server.url)
     assert status == 200
-    assert "Cannot show the run" in page and "not a valid rollout record" in page
-    assert "<b>" not in page
+    assert "results.jsonl:" in page and "skipped, not a valid rollout record" in page
+    assert "<b>broken</b>" not in page
 
 
 def test_shutdown_releases_the_port(live_run: Path) -> None:

@@ -64,7 +64,7 @@ def test_per_endpoint_concurrency_limit_from_the_cli(tmp_path: Path) -> None:
     d = toolgym.load_domain("airline")
     with FakeOpenAIServer(roleplay_responder(d.tasks), latency_ms=20) as server:
         res = CliRunner().invoke(app, [
-            "run", "--agent-model", "openai/fake", "--agent-base-url", server.base_url,
+            "run", "--agent-model", "openai/fake-model", "--agent-base-url", server.base_url,
             "--agent-arg", "max_concurrency=2", "--agent-arg", "temperature=0",
             "--concurrency", "8", "--tasks", "0-7", "--display", "none", "--no-report",
             "--out", str(tmp_path / "r")])

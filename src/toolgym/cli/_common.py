@@ -31,3 +31,10 @@ def parse_kv(items: list[str] | None, option: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             out_[key.strip()] = value
     return out_
+
+
+def warn_problems(runs: Any) -> None:
+    """One warning line per corrupt results line that loading skipped."""
+    for run in runs:
+        for problem in getattr(run, "problems", []):
+            err.print(f"warning: {problem}", highlight=False, markup=False)

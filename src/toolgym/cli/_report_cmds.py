@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from toolgym.cli._common import fail, out
+from toolgym.cli._common import fail, out, warn_problems
 from toolgym.errors import ToolgymError
 
 __all__ = ["register"]
@@ -30,6 +30,7 @@ def report(
 
     try:
         runs = [load_run(d) for d in run_dirs]
+        warn_problems(runs)
         path = render_report(runs, out_file, title=title)
     except (ToolgymError, OSError) as exc:
         raise _error(exc) from None
@@ -49,6 +50,7 @@ def compare(
 
     try:
         a, b = load_run(run_a), load_run(run_b)
+        warn_problems([a, b])
         comparison = compare_runs(a, b, seed=seed)
         path = render_report([a, b], html, seed=seed) if html is not None else None
     except (ToolgymError, OSError) as exc:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from toolgym.cli._common import err, fail, out, parse_kv
 from toolgym.errors import ToolgymError
@@ -26,7 +28,10 @@ def user_errors() -> Iterator[None]:
         e = exc.errors()[0]
         raise fail(f"invalid option {'.'.join(map(str, e['loc']))}: {e['msg']}", 2) from None
     except ToolgymError as exc:
-        raise fail(str(exc)) from None
+        from toolgym.models._preflight import PreflightError
+
+        # An unusable endpoint is a usage problem (2): nothing ran.
+        raise fail(str(exc), 2 if isinstance(exc, PreflightError) else 1) from None
 
 
 def _split_args(args: dict[str, Any], strategy_keys: frozenset[str]
@@ -55,145 +60,313 @@ def _role_model(
 
 #: Client settings that ``--<role>-arg`` accepts as ModelConfig fields.
 _CLIENT_SETTINGS = ("max_concurrency", "max_retries", "timeout_s", "backoff_base_s",
-                    "backoff_max_s")
+                    "backoff_max_s", "retry_budget_s")
+
+
+#: Exit status of a run in which rollouts ended on infrastructure errors.
+EXIT_INFRA = 3
+#: Exit status after SIGTERM (128 + 15, the shell convention).
+EXIT_SIGTERM = 143
+#: Exit status after Ctrl-C (128 + 2).
+EXIT_SIGINT = 130
 
 
 def _finish(run_dir: Path, data: Any, report: bool) -> None:
+    """Print the results table and what to do next; exit with the run's status.
+
+    0: complete with no infrastructure error; 3: rollouts ended on
+    infrastructure errors (or the run stopped launching because of them);
+    130 / 143: interrupted by Ctrl-C / SIGTERM; 1: incomplete otherwise.
+    """
     from toolgym.runner._progress import results_table
 
-    out.print(results_table(data.summary, title=f"Results: {run_dir}"))
+    summary = data.summary
+    out.print(results_table(summary, title=f"Results: {escape(str(run_dir))}",
+                            results=data.results))
     if report:
         from toolgym.report import render_report
 
         path = render_report([data], run_dir / "report.html")
-        out.print(f"report: {path}", highlight=False)
-    out.print(f"results: {run_dir / 'results.jsonl'}", highlight=False)
-    if data.summary.get("resume_command"):
-        err.print(f"run incomplete; resume with: {data.summary['resume_command']}",
-                  highlight=False)
-        # 130 = interrupted by a signal (the shell convention for Ctrl-C).
-        raise typer.Exit(130 if data.summary.get("interrupted") else 1)
+        out.print(f"report: {path}", highlight=False, markup=False)
+    out.print(f"results: {run_dir / 'results.jsonl'}", highlight=False, markup=False)
+    infra = summary.get("infra_errors") or 0
+    ran = summary.get("n_rollouts") or 0
+    if summary.get("stop_reason"):
+        err.print(summary["stop_reason"], highlight=False, markup=False)
+    if infra:
+        first = summary.get("first_infra_error") or ""
+        if infra == ran:
+            err.print(f"every rollout failed on infrastructure ({infra}): {first}",
+                      highlight=False, markup=False)
+        else:
+            err.print(f"{infra} of {ran} rollouts ended on infrastructure errors; first: "
+                      f"{first}", highlight=False, markup=False)
+        err.print(f"rerun them with: {summary.get('retry_command')}", highlight=False,
+                  markup=False)
+    if summary.get("resume_command"):
+        err.print(f"run incomplete; resume with: {summary['resume_command']}",
+                  highlight=False, markup=False)
+    if summary.get("signal") == "SIGTERM":
+        raise typer.Exit(EXIT_SIGTERM)
+    if summary.get("signal") == "SIGINT":
+        raise typer.Exit(EXIT_SIGINT)
+    if infra or summary.get("status") == "aborted":
+        raise typer.Exit(EXIT_INFRA)
+    if summary.get("resume_command"):
+        raise typer.Exit(1)
+
+
+def _config_options(
+    domain: Annotated[str, typer.Option(help="Domain name.")] = "airline",
+    data_dir: Annotated[Path | None, typer.Option(help="tau2-format data dir.")] = None,
+    tasks_file: Annotated[Path | None, typer.Option(help="Task file to run.")] = None,
+    agent: Annotated[str, typer.Option(help="Agent strategy (toolgym list agents).")
+                     ] = "tool-calling",
+    agent_model: Annotated[str, typer.Option(help="Agent model, e.g. openai/gpt-4o, "
+                                             "oracle, scripted, or an endpoint alias.")
+                           ] = "oracle",
+    agent_base_url: Annotated[str | None, typer.Option(help="Agent endpoint.")] = None,
+    agent_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
+                                 ] = None,
+    agent_arg: Annotated[list[str] | None, typer.Option(
+        help="Agent model/strategy argument k=v (repeatable); client settings too: "
+             "max_concurrency, timeout_s, max_retries, retry_budget_s...")] = None,
+    system_prompt_file: Annotated[Path | None, typer.Option(
+        help="Replace the policy-derived system prompt.")] = None,
+    user: Annotated[str, typer.Option(help="User simulator (toolgym list users).")
+                    ] = "scripted",
+    user_model: Annotated[str | None, typer.Option(help="User model.")] = None,
+    user_base_url: Annotated[str | None, typer.Option(help="User endpoint.")] = None,
+    user_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
+                                ] = None,
+    user_arg: Annotated[list[str] | None, typer.Option(help="User argument k=v.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="Judge model.")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="Judge endpoint.")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
+                                 ] = None,
+    judge_arg: Annotated[list[str] | None, typer.Option(help="Judge argument k=v.")] = None,
+    endpoints: Annotated[Path | None, typer.Option(help="Endpoints file (toolgym.toml).")
+                         ] = None,
+    trials: Annotated[int, typer.Option(help="Trials per task.")] = 1,
+    concurrency: Annotated[int, typer.Option(help="Rollouts in flight.")] = 4,
+    tasks: Annotated[str | None, typer.Option(help="Task index ranges, e.g. 0-9,12.")] = None,
+    task_ids: Annotated[str | None, typer.Option(help="Comma-separated task ids.")] = None,
+    split: Annotated[str | None, typer.Option(help="Named split, e.g. test.")] = None,
+    shuffle: Annotated[bool, typer.Option(help="Shuffle tasks (seeded).")] = False,
+    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
+    max_steps: Annotated[int, typer.Option(help="Agent steps per rollout.")] = 50,
+    max_errors: Annotated[int, typer.Option(help="Tool errors per rollout.")] = 10,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per rollout.")] = None,
+    cost_limit: Annotated[float | None, typer.Option(help="USD per rollout.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory "
+                                                 "(rerun with it to resume).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="On-disk response cache directory.")
+                         ] = None,
+    plugin: Annotated[list[str] | None, typer.Option(
+        help="Module to import first (registers custom domains, agents, users, "
+             "providers); repeatable.")] = None,
+) -> None:
+    """The options that build a run's configuration (shared by run and endpoints check)."""
+
+
+def _run_extras(
+    display: Annotated[str, typer.Option(help="rich, plain or none.")] = "rich",
+    report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
+    preflight: Annotated[bool, typer.Option(
+        help="Check every model endpoint before the first rollout.")] = True,
+    retry_errors: Annotated[bool, typer.Option(
+        help="Also rerun rollouts that ended on infrastructure errors.")] = False,
+) -> None:
+    """Options of ``run`` that do not change the configuration."""
+
+
+def _with_options(*templates: Callable[..., None]) -> Callable[[Callable[..., None]],
+                                                                Callable[..., None]]:
+    """Give a ``**kwargs`` command the options (signature) of ``templates``."""
+    params = [p for t in templates
+              for p in inspect.signature(t, eval_str=True).parameters.values()]
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        fn.__annotations__ = {p.name: p.annotation for p in params}
+        return fn
+
+    return decorate
+
+
+def _build(opts: dict[str, Any]) -> tuple[Any, Path]:
+    """(RunConfig, run directory) from the ``_config_options`` values."""
+    from toolgym.models._endpoints import load_dotenv
+    from toolgym.runner._api import build_config
+    from toolgym.runner._run import default_run_dir
+
+    load_dotenv()
+    # Plugins may register the domain, agent or provider named below, and
+    # the current directory holds a user's own modules.
+    sys.path.insert(0, os.getcwd())
+    o = opts
+    agent_strategy_args, agent_model_args = _split_args(
+        parse_kv(o["agent_arg"], "--agent-arg"), _STRATEGY_ARGS)
+    user_extra = parse_kv(o["user_arg"], "--user-arg")
+    # Without a user model every user argument configures the simulator.
+    user_strategy_args, user_model_args = (
+        (user_extra, {}) if o["user_model"] is None else _split_args(user_extra,
+                                                                     _STRATEGY_ARGS))
+    agent_cfg = _role_model(o["agent_model"], o["agent_base_url"], o["agent_api_key_env"],
+                            agent_model_args, o["endpoints"])
+    assert agent_cfg is not None
+    task_ids = o["task_ids"]
+    config = build_config(
+        o["domain"],
+        agent_model=agent_cfg,
+        user_model=_role_model(o["user_model"], o["user_base_url"], o["user_api_key_env"],
+                               user_model_args, o["endpoints"]),
+        judge_model=_role_model(o["judge_model"], o["judge_base_url"],
+                                o["judge_api_key_env"], parse_kv(o["judge_arg"],
+                                                                 "--judge-arg"),
+                                o["endpoints"]),
+        agent=o["agent"], user=o["user"],
+        agent_args=agent_strategy_args,
+        user_args=user_strategy_args,
+        data_dir=o["data_dir"], tasks_file=o["tasks_file"],
+        system_prompt_file=o["system_prompt_file"],
+        trials=o["trials"], concurrency=o["concurrency"], tasks=o["tasks"],
+        task_ids=[t.strip() for t in task_ids.split(",") if t.strip()] if task_ids else None,
+        split=o["split"], shuffle=o["shuffle"], seed=o["seed"], max_steps=o["max_steps"],
+        max_errors=o["max_errors"], rollout_timeout_s=o["timeout"],
+        rollout_cost_limit=o["cost_limit"],
+        cache_dir=str(o["cache_dir"]) if o["cache_dir"] else None,
+        plugins=list(o["plugin"] or []),
+    )
+    return config, o["out_dir"] or default_run_dir(config)
+
+
+def _run_and_finish(config: Any, run_dir: Path, display: str, report: bool,
+                    **options: Any) -> None:
+    from toolgym.runner._api import run_async
+
+    if display not in ("rich", "plain", "none"):
+        raise fail("--display must be rich, plain or none", 2)
+    try:
+        with user_errors():
+            data = asyncio.run(run_async(config, out=run_dir, display=display, console=err,
+                                         **options))
+    except typer.Exit:
+        raise
+    _finish(run_dir, data, report)
+
+
+def _reconnect_options(opts: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Connection changes per role from resume's --<role>-base-url / -api-key-env / -arg."""
+    changes: dict[str, dict[str, Any]] = {}
+    for role in ("agent", "user", "judge"):
+        fields: dict[str, Any] = {}
+        if opts.get(f"{role}_base_url"):
+            fields["base_url"] = opts[f"{role}_base_url"]
+        if opts.get(f"{role}_api_key_env"):
+            fields["api_key_env"] = opts[f"{role}_api_key_env"]
+        for key, value in parse_kv(opts.get(f"{role}_arg"), f"--{role}-arg").items():
+            if key not in _CLIENT_SETTINGS:
+                raise fail(f"--{role}-arg {key}: a resume changes only client settings "
+                           f"({', '.join(_CLIENT_SETTINGS)})", 2)
+            fields[key] = value
+        if fields:
+            changes[role] = fields
+    return changes
+
+
+def _resume_options(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory to resume.")],
+    concurrency: Annotated[int | None, typer.Option(help="Rollouts in flight.")] = None,
+    retry_errors: Annotated[bool, typer.Option(
+        help="Also rerun rollouts that ended on infrastructure errors.")] = False,
+    agent_base_url: Annotated[str | None, typer.Option(help="New agent endpoint.")] = None,
+    agent_api_key_env: Annotated[str | None, typer.Option(help="New key variable.")] = None,
+    agent_arg: Annotated[list[str] | None, typer.Option(
+        help="New agent client setting k=v (max_concurrency, timeout_s, max_retries...).")
+                         ] = None,
+    user_base_url: Annotated[str | None, typer.Option(help="New user endpoint.")] = None,
+    user_api_key_env: Annotated[str | None, typer.Option(help="New key variable.")] = None,
+    user_arg: Annotated[list[str] | None, typer.Option(help="New user client setting.")
+                        ] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="New judge endpoint.")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(help="New key variable.")] = None,
+    judge_arg: Annotated[list[str] | None, typer.Option(help="New judge client setting.")
+                         ] = None,
+    display: Annotated[str, typer.Option(help="rich, plain or none.")] = "rich",
+    report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
+    preflight: Annotated[bool, typer.Option(
+        help="Check every model endpoint before the first rollout.")] = True,
+) -> None:
+    """Options of ``resume``."""
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run`` and ``resume`` to the app."""
+    """Add ``run``, ``resume`` and ``endpoints check`` to the app."""
 
     @app.command()
-    def run(
-        domain: Annotated[str, typer.Option(help="Domain name.")] = "airline",
-        data_dir: Annotated[Path | None, typer.Option(help="tau2-format data dir.")] = None,
-        tasks_file: Annotated[Path | None, typer.Option(help="Task file to run.")] = None,
-        agent: Annotated[str, typer.Option(help="Agent strategy.")] = "tool-calling",
-        agent_model: Annotated[str, typer.Option(help="Agent model, e.g. openai/gpt-4o, "
-                                                 "oracle, scripted, or an endpoint alias.")
-                               ] = "oracle",
-        agent_base_url: Annotated[str | None, typer.Option(help="Agent endpoint.")] = None,
-        agent_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
-                                     ] = None,
-        agent_arg: Annotated[list[str] | None, typer.Option(help="Agent model/strategy "
-                                                            "argument k=v (repeatable).")
-                             ] = None,
-        system_prompt_file: Annotated[Path | None, typer.Option(
-            help="Replace the policy-derived system prompt.")] = None,
-        user: Annotated[str, typer.Option(help="User simulator.")] = "scripted",
-        user_model: Annotated[str | None, typer.Option(help="User model.")] = None,
-        user_base_url: Annotated[str | None, typer.Option(help="User endpoint.")] = None,
-        user_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
-                                    ] = None,
-        user_arg: Annotated[list[str] | None, typer.Option(help="User argument k=v.")] = None,
-        judge_model: Annotated[str | None, typer.Option(help="Judge model.")] = None,
-        judge_base_url: Annotated[str | None, typer.Option(help="Judge endpoint.")] = None,
-        judge_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
-                                     ] = None,
-        judge_arg: Annotated[list[str] | None, typer.Option(help="Judge argument k=v.")
-                             ] = None,
-        endpoints: Annotated[Path | None, typer.Option(help="Endpoints file (toolgym.toml).")
-                             ] = None,
-        trials: Annotated[int, typer.Option(help="Trials per task.")] = 1,
-        concurrency: Annotated[int, typer.Option(help="Rollouts in flight.")] = 4,
-        tasks: Annotated[str | None, typer.Option(help="Task index ranges, e.g. 0-9,12.")
-                         ] = None,
-        task_ids: Annotated[str | None, typer.Option(help="Comma-separated task ids.")] = None,
-        split: Annotated[str | None, typer.Option(help="Named split, e.g. test.")] = None,
-        shuffle: Annotated[bool, typer.Option(help="Shuffle tasks (seeded).")] = False,
-        seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
-        max_steps: Annotated[int, typer.Option(help="Agent steps per rollout.")] = 50,
-        max_errors: Annotated[int, typer.Option(help="Tool errors per rollout.")] = 10,
-        timeout: Annotated[float | None, typer.Option(help="Seconds per rollout.")] = None,
-        cost_limit: Annotated[float | None, typer.Option(help="USD per rollout.")] = None,
-        out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory "
-                                                     "(rerun with it to resume).")] = None,
-        cache_dir: Annotated[Path | None, typer.Option(help="On-disk response cache directory.")
-                             ] = None,
-        plugin: Annotated[list[str] | None, typer.Option(
-            help="Module to import first (registers custom domains, agents, users, "
-                 "providers); repeatable.")] = None,
-        display: Annotated[str, typer.Option(help="rich, plain or none.")] = "rich",
-        report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
-    ) -> None:
-        """Run an evaluation: agent vs simulated user on a domain's tasks."""
-        from toolgym.models._endpoints import load_dotenv
-        from toolgym.runner._api import build_config, run_async
-        from toolgym.runner._run import default_run_dir
+    @_with_options(_config_options, _run_extras)
+    def run(**opts: Any) -> None:
+        """Run an evaluation: agent vs simulated user on a domain's tasks.
 
-        load_dotenv()
-        # Plugins may register the domain, agent or provider named below, and
-        # the current directory holds a user's own modules.
-        sys.path.insert(0, os.getcwd())
-        if display not in ("rich", "plain", "none"):
-            raise fail("--display must be rich, plain or none", 2)
-        agent_strategy_args, agent_model_args = _split_args(
-            parse_kv(agent_arg, "--agent-arg"), _STRATEGY_ARGS)
-        user_extra = parse_kv(user_arg, "--user-arg")
-        # Without a user model every user argument configures the simulator.
-        user_strategy_args, user_model_args = (
-            (user_extra, {}) if user_model is None else _split_args(user_extra, _STRATEGY_ARGS))
+        Every model endpoint is checked first (--no-preflight skips it). Exit
+        status: 0 done; 1 error or incomplete; 2 bad usage or an unusable
+        endpoint; 3 rollouts ended on infrastructure errors (rerun them with
+        toolgym resume RUN --retry-errors); 130 Ctrl-C; 143 SIGTERM.
+        """
         with user_errors():
-            agent_cfg = _role_model(agent_model, agent_base_url, agent_api_key_env,
-                                    agent_model_args, endpoints)
-            assert agent_cfg is not None
-            config = build_config(
-                domain,
-                agent_model=agent_cfg,
-                user_model=_role_model(user_model, user_base_url, user_api_key_env,
-                                       user_model_args, endpoints),
-                judge_model=_role_model(judge_model, judge_base_url, judge_api_key_env,
-                                        parse_kv(judge_arg, "--judge-arg"), endpoints),
-                agent=agent, user=user,
-                agent_args=agent_strategy_args,
-                user_args=user_strategy_args,
-                data_dir=data_dir, tasks_file=tasks_file,
-                system_prompt_file=system_prompt_file,
-                trials=trials, concurrency=concurrency, tasks=tasks,
-                task_ids=[t.strip() for t in task_ids.split(",") if t.strip()]
-                if task_ids else None,
-                split=split, shuffle=shuffle, seed=seed, max_steps=max_steps,
-                max_errors=max_errors, rollout_timeout_s=timeout, rollout_cost_limit=cost_limit,
-                cache_dir=str(cache_dir) if cache_dir else None,
-                plugins=list(plugin or []),
-            )
-            run_dir = out_dir or default_run_dir(config)
-            data = asyncio.run(run_async(config, out=run_dir, display=display, console=err))
-        _finish(run_dir, data, report)
+            config, run_dir = _build(opts)
+        _run_and_finish(config, run_dir, opts["display"], opts["report"],
+                        retry_errors=opts["retry_errors"], preflight=opts["preflight"])
 
     @app.command()
-    def resume(
-        run_dir: Annotated[Path, typer.Argument(help="Run directory to resume.")],
-        concurrency: Annotated[int | None, typer.Option(help="Rollouts in flight.")] = None,
-        display: Annotated[str, typer.Option(help="rich, plain or none.")] = "rich",
-        report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
-    ) -> None:
-        """Resume a run: only the missing (task, trial) pairs run."""
+    @_with_options(_resume_options)
+    def resume(**opts: Any) -> None:
+        """Resume a run: only the missing (task, trial) pairs run.
+
+        A resume may change how models are reached (base URL, key variable,
+        concurrency, timeouts, retries: recorded in config.json's change
+        log), never what is evaluated.
+        """
         from toolgym.models._endpoints import load_dotenv
-        from toolgym.runner._api import resume as resume_run
+        from toolgym.runner._api import reconnected
+        from toolgym.runner._store import load_run_config
 
         load_dotenv()
         sys.path.insert(0, os.getcwd())  # plugin modules of the run
+        run_dir = opts["run_dir"]
         with user_errors():
-            data = resume_run(run_dir, display=display, concurrency=concurrency, console=err)
-        _finish(run_dir, data, report)
+            config = reconnected(load_run_config(run_dir), _reconnect_options(opts),
+                                 opts["concurrency"])
+        _run_and_finish(config, run_dir, opts["display"], opts["report"],
+                        retry_errors=opts["retry_errors"], preflight=opts["preflight"])
 
+    endpoints_app = typer.Typer(help="Model endpoints: check them before a run.",
+                                no_args_is_help=True)
+    app.add_typer(endpoints_app, name="endpoints")
 
+    @endpoints_app.command("check")
+    @_with_options(_config_options)
+    def check(**opts: Any) -> None:
+        """Check every model endpoint of a run (same options as run); nothing runs.
+
+        One line per role. Exit status 2 when an endpoint is unusable.
+        """
+        from toolgym.models._preflight import check_endpoints
+
+        with user_errors():
+            config, _ = _build(opts)
+        roles = {"agent": config.agent.model}
+        if config.user.model is not None:
+            roles["user"] = config.user.model
+        if config.judge is not None:
+            roles["judge"] = config.judge
+        checks = asyncio.run(check_endpoints(roles))
+        for c in checks:
+            (out if c.ok else err).print(("ok    " if c.ok else "FAIL  ") + c.line(),
+                                         highlight=False, markup=False)
+        if not all(c.ok for c in checks):
+            raise typer.Exit(2)
 #: ``--agent-arg`` / ``--user-arg`` keys that configure the strategy rather than the model;
 #: every other key is a model argument (sampling parameters, oracle error_rate, latency_ms).
 _STRATEGY_ARGS = frozenset({

@@ -201,8 +201,13 @@ def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, seed: int = 
 
 def pass1_ci(results: Sequence[RolloutResult], convention: Convention = "tau-bench",
              confidence: float = 0.95, seed: int = 0) -> tuple[float, float] | None:
-    """Bootstrap interval of pass^1, resampling tasks (trials stay with their task)."""
-    return bootstrap_ci(list(per_task_success(results, convention).values()),
+    """Bootstrap interval of pass^1, resampling tasks (trials stay with their task).
+
+    The per-task rates are taken in task order, so the interval depends only
+    on the set of results and the seed, not on the order they were read in.
+    """
+    rates = per_task_success(results, convention)
+    return bootstrap_ci([rates[t] for t in sorted(rates, key=task_sort_key)],
                         confidence=confidence, seed=seed)
 
 
@@ -259,10 +264,16 @@ def summarize(results: Sequence[RolloutResult], trials: int | None = None,
         or None, tau-bench convention, 95%), ``usage`` (per role: calls,
         tokens, and cost in USD or None when a price was unknown), ``cost``
         (run total in USD, or ``"unknown"``), ``terminations``, ``judge_needed`` and
-        ``infra_errors``.
+        ``infra_errors``, and ``retries`` (retried model calls by cause).
     """
+    # A function of the set of results, never of their order (file order
+    # changes with a resume): everything below sees them sorted.
+    results = sorted(results, key=lambda r: (task_sort_key(r.task_id), r.trial))
     avg, missing = average_reward(results)
     usage = usage_by_role(results)
+    retries: Counter[str] = Counter()
+    for r in results:
+        retries.update(r.retries)
     cost = cost_total(usage)
     ci = pass1_ci(results, "tau-bench", seed=seed)
     return {
@@ -282,6 +293,7 @@ def summarize(results: Sequence[RolloutResult], trials: int | None = None,
         "evaluation_errors": sum(r.breakdown.status == "error" for r in results),
         "unscored": missing,
         "infra_errors": sum(r.infra_error for r in results),
+        "retries": dict(sorted(retries.items())),
     }
 
 

@@ -24,8 +24,10 @@ from toolgym.errors import ToolgymError
 from toolgym.messages import Message, Usage
 
 __all__ = [
+    "RETRY_CAUSES",
     "ContextOverflowError",
     "EpisodeInfo",
+    "MalformedReplyError",
     "Model",
     "ModelConfig",
     "ModelError",
@@ -46,18 +48,61 @@ class ModelError(ToolgymError):
     usage: Usage | None = None
 
 
+#: Causes of a retried call, as counted per rollout in ``results.jsonl``.
+RETRY_CAUSES = ("429", "5xx", "timeout", "connection", "malformed")
+
+
 class RetryableModelError(ModelError):
-    """A transient failure (HTTP 429/5xx, timeout, connection): worth retrying."""
+    """A transient failure (HTTP 429/5xx, timeout, connection, malformed reply).
+
+    Args:
+        message: What went wrong, for people.
+        retry_after: Seconds the server asked to wait (``Retry-After``).
+        status: The HTTP status, when there was one.
+        cause: One of :data:`RETRY_CAUSES`; derived from ``status`` (and, for
+            errors without one, from the message) when not given.
+    """
 
     def __init__(self, message: str, retry_after: float | None = None,
-                 status: int | None = None) -> None:
+                 status: int | None = None, cause: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.status = status
+        if cause is None:
+            if status == 429:
+                cause = "429"
+            elif status is not None:
+                cause = "5xx"
+            else:
+                cause = "timeout" if "time" in message.lower() else "connection"
+        self.cause = cause
+
+
+class MalformedReplyError(RetryableModelError):
+    """The server answered, but not with a usable chat completion."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"malformed reply: {message}", cause="malformed")
 
 
 class TerminalModelError(ModelError):
-    """A failure that retrying will not fix (bad request, auth, unknown model)."""
+    """A failure that retrying will not fix (bad request, auth, unknown model).
+
+    Args:
+        message: What went wrong, for people.
+        status: The HTTP status, when there was one. 401, 403 and 404 are
+            configuration errors (wrong key, wrong URL, unknown model): the
+            runner stops launching rollouts after a few of them.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def config_error(self) -> bool:
+        """Whether the endpoint's configuration is wrong (HTTP 401, 403, 404)."""
+        return self.status in (401, 403, 404)
 
 
 class ContextOverflowError(TerminalModelError):
@@ -105,10 +150,15 @@ class ModelConfig(BaseModel):
     api_key_env: str | None = Field(None, description="Environment variable holding the key.")
     args: dict[str, Any] = Field(default_factory=dict, description="Provider/sampling args.")
     max_concurrency: int | None = Field(None, description="Concurrent calls to this endpoint.")
-    max_retries: int = Field(6, description="Retries for retryable errors.")
-    backoff_base_s: float = Field(1.0, description="First backoff delay; doubles per retry.")
-    backoff_max_s: float = Field(60.0, description="Cap on one backoff delay.")
-    timeout_s: float = Field(600.0, description="Timeout of one model call.")
+    max_retries: int = Field(6, ge=0, description="Retries for retryable errors.")
+    backoff_base_s: float = Field(1.0, ge=0, description="First backoff delay; doubles per "
+                                  "retry.")
+    backoff_max_s: float = Field(30.0, ge=0, description="Cap on one backoff delay.")
+    timeout_s: float = Field(120.0, gt=0, description="Timeout of one attempt of a model call.")
+    retry_budget_s: float = Field(
+        300.0, gt=0, description="Most time one model call may take over all its attempts and "
+        "backoff waits (waiting for a concurrency slot not counted): a hung endpoint costs a "
+        "call at most this long.")
 
     @field_validator("args")
     @classmethod

@@ -11,9 +11,13 @@ runs in one process never throttle each other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +40,7 @@ __all__ = [
     "RetryingModel",
     "backoff_delay",
     "build_model",
+    "counting_retries",
     "with_retries",
 ]
 
@@ -43,6 +48,26 @@ SleepFn = Callable[[float], Awaitable[Any]]
 
 _MAX_RETRY_AFTER_S = 300.0
 """Ceiling on a server-requested wait, so one bad header cannot stall a run."""
+
+
+#: The retry counter of the rollout running in the current task (per cause).
+_ROLLOUT_RETRIES: ContextVar[Counter[str] | None] = ContextVar("toolgym_retries", default=None)
+
+
+@contextlib.contextmanager
+def counting_retries() -> Iterator[Counter[str]]:
+    """Count, by cause, the retries of every model call made inside the block.
+
+    The counter follows the current asyncio task (a context variable), so
+    concurrent rollouts each count their own calls, whatever model objects
+    they share.
+    """
+    counter: Counter[str] = Counter()
+    token = _ROLLOUT_RETRIES.set(counter)
+    try:
+        yield counter
+    finally:
+        _ROLLOUT_RETRIES.reset(token)
 
 
 class RetryObserver(Protocol):
@@ -208,17 +233,19 @@ class RetryingModel(WrappedModel):
                              sleep=self._sleep, rng=self._rng)
 
     async def _attempt(self, messages: list[Message], tools: list[dict[str, Any]] | None,
-                       params: dict[str, Any]) -> ModelResponse:
+                       params: dict[str, Any], budget_left: float, began: list[float]
+                       ) -> ModelResponse:
         slot = self.pool.slot(self.config) if self.pool is not None else nullcontext()
         async with slot:
+            began[0] = time.monotonic()  # the budget counts from here, not the slot wait
+            limit = min(self.config.timeout_s, budget_left)
             try:
                 # asyncio.timeout (not wait_for): no extra task per model call.
-                async with asyncio.timeout(self.config.timeout_s):
+                async with asyncio.timeout(limit):
                     return await self.inner.generate(messages, tools, **params)
             except TimeoutError:
-                raise RetryableModelError(
-                    f"model call timed out after {self.config.timeout_s:g}s"
-                ) from None
+                raise RetryableModelError(f"model call timed out after {limit:g}s",
+                                          cause="timeout") from None
 
     async def generate(
         self,
@@ -226,22 +253,38 @@ class RetryingModel(WrappedModel):
         tools: list[dict[str, Any]] | None = None,
         **params: Any,
     ) -> ModelResponse:
-        """Call the inner model, retrying retryable errors up to ``max_retries`` times."""
+        """Call the inner model, retrying retryable errors.
+
+        A call gives up after ``max_retries`` retries or once its attempts and
+        backoff waits have used ``retry_budget_s`` (waits for a concurrency
+        slot do not count), raising the last error.
+        """
         cfg = self.config
         attempt = 0
+        spent = 0.0
+        began = [0.0]
         while True:
+            began[0] = time.monotonic()
             try:
-                return await self._attempt(messages, tools, params)
+                return await self._attempt(messages, tools, params, cfg.retry_budget_s - spent,
+                                           began)
             except RetryableModelError as err:
+                spent += time.monotonic() - began[0]
                 if err.status == 429:
                     self._notify_rate_limited(err)
-                if attempt >= cfg.max_retries:
+                budget_left = cfg.retry_budget_s - spent
+                if attempt >= cfg.max_retries or budget_left <= 0:
                     raise
                 attempt += 1
-                delay = backoff_delay(attempt, cfg.backoff_base_s, cfg.backoff_max_s, self._rng,
-                                      err.retry_after)
+                delay = min(budget_left, backoff_delay(attempt, cfg.backoff_base_s,
+                                                       cfg.backoff_max_s, self._rng,
+                                                       err.retry_after))
+                counter = _ROLLOUT_RETRIES.get()
+                if counter is not None:
+                    counter[err.cause] += 1
                 self._notify_retry(attempt, err, delay)
                 await self._sleep(delay)
+                spent += delay
 
 
 #: The same as constructing a :class:`RetryingModel`; kept as the documented entry point.

@@ -31,7 +31,7 @@ from toolgym.report._data import (
     trajectory_payload,
 )
 from toolgym.report._svg import PALETTE, Series, histogram, line_chart
-from toolgym.runner._store import RunData
+from toolgym.runner._store import RunData, write_text_atomic
 
 __all__ = ["render_report", "report_html"]
 
@@ -345,6 +345,7 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
         if v.duplicates:
             v.notes.append(f"{v.duplicates} duplicate (task, trial) records; the last of "
                            "each is shown.")
+        v.notes.extend(v.run.problems)  # corrupt results lines that were skipped
         v.live = bool(live and live.get("in_progress"))
         if v.run.summary.get("complete") is False:
             note = "the run is incomplete (stopped before every rollout finished)"
@@ -394,10 +395,8 @@ def render_report(runs: Sequence[RunData], out: str | Path, title: str | None = 
     """
     path = Path(out)
     page = report_html(runs, title, seed=seed)
-    tmp = path.with_name(path.name + ".tmp")
     # Lone surrogates (from odd model output) cannot be UTF-8 encoded; writing
-    # them as \\uXXXX keeps JSON blocks valid.
-    tmp.write_text(page, encoding="utf-8", errors="backslashreplace")
-    tmp.replace(path)
+    # them as \uXXXX keeps JSON blocks valid. Atomic: no half page, no *.tmp left.
+    write_text_atomic(path, page, errors="backslashreplace")
     return path
 

@@ -10,12 +10,18 @@ from rich.console import Console
 
 from toolgym.errors import ConfigError
 from toolgym.models._base import ModelConfig
-from toolgym.runner._config import AgentConfig, DomainRef, RunConfig, UserConfig
+from toolgym.runner._config import (
+    CONNECTION_FIELDS,
+    AgentConfig,
+    DomainRef,
+    RunConfig,
+    UserConfig,
+)
 from toolgym.runner._progress import live_progress
 from toolgym.runner._run import RunEvents, default_run_dir, execute_run
 from toolgym.runner._store import RunData, load_run_config
 
-__all__ = ["resume", "run", "run_async"]
+__all__ = ["reconnected", "resume", "run", "run_async"]
 
 
 def _model(value: str | ModelConfig | dict[str, Any] | None) -> ModelConfig | None:
@@ -78,6 +84,9 @@ async def run_async(
     display: str = "none",
     console: Console | None = None,
     events: RunEvents | None = None,
+    *,
+    retry_errors: bool = False,
+    preflight: bool = True,
     **kwargs: Any,
 ) -> RunData:
     """Async form of :func:`run`."""
@@ -88,7 +97,8 @@ async def run_async(
     run_dir = Path(out) if out is not None else default_run_dir(config)
     events = events or RunEvents()
     async with live_progress(events, display, console or Console(stderr=True)):
-        return await execute_run(config, run_dir, events)
+        return await execute_run(config, run_dir, events, retry_errors=retry_errors,
+                                 preflight=preflight)
 
 
 def _no_running_loop(verb: str) -> None:
@@ -104,6 +114,9 @@ def run(
     config: RunConfig | None = None,
     out: str | Path | None = None,
     display: str = "none",
+    *,
+    retry_errors: bool = False,
+    preflight: bool = True,
     **kwargs: Any,
 ) -> RunData:
     """Run an evaluation and return the loaded run.
@@ -121,13 +134,52 @@ def run(
             ``concurrency``, ``tasks``, ``task_ids``, ``split``, ``seed``...).
         out: Run directory; rerunning with the same directory resumes.
         display: "rich", "plain" or "none".
+        retry_errors: Also rerun rollouts that ended on infrastructure errors.
+        preflight: Check every model endpoint before the first rollout
+            (raises :class:`~toolgym.models.PreflightError` when one is unusable).
+
+    A finished run's ``summary["status"]`` is ``complete``, ``interrupted``
+    or ``aborted``; ``summary["infra_errors"]`` counts rollouts that ended on
+    infrastructure trouble (rerun them with ``retry_errors=True``).
     """
     _no_running_loop("run")
-    return asyncio.run(run_async(config, out=out, display=display, **kwargs))
+    return asyncio.run(run_async(config, out=out, display=display, retry_errors=retry_errors,
+                                 preflight=preflight, **kwargs))
+
+
+def reconnected(config: RunConfig, changes: dict[str, dict[str, Any]] | None,
+                concurrency: int | None = None) -> RunConfig:
+    """``config`` with new connection settings for some roles.
+
+    Args:
+        config: A run's config.
+        changes: ``{"agent": {"base_url": ..., "timeout_s": ...}, "user": {...}}``;
+            only the connection fields (:data:`CONNECTION_FIELDS`) may change.
+        concurrency: A new number of rollouts in flight.
+
+    Raises:
+        ConfigError: a change names another field, or a role the run has no model for.
+    """
+    data = config.model_dump()
+    if concurrency is not None:
+        data["concurrency"] = concurrency
+    for role, fields in (changes or {}).items():
+        bad = sorted(set(fields) - set(CONNECTION_FIELDS))
+        if bad:
+            raise ConfigError(f"a resume cannot change {role} {', '.join(bad)} (only how the "
+                              f"model is reached: {', '.join(CONNECTION_FIELDS)})")
+        target = {"agent": data["agent"]["model"], "user": data["user"]["model"],
+                  "judge": data["judge"]}.get(role)
+        if target is None:
+            raise ConfigError(f"this run has no {role} model to reconnect")
+        target.update(fields)
+    return RunConfig.model_validate(data)
 
 
 def resume(run_dir: str | Path, display: str = "none", concurrency: int | None = None,
-           console: Console | None = None) -> RunData:
+           console: Console | None = None, *, retry_errors: bool = False,
+           preflight: bool = True, reconnect: dict[str, dict[str, Any]] | None = None
+           ) -> RunData:
     """Resume a run directory with its saved config (only missing rollouts run).
 
     Args:
@@ -135,9 +187,13 @@ def resume(run_dir: str | Path, display: str = "none", concurrency: int | None =
         display: "rich", "plain" or "none".
         concurrency: Optionally change the number of rollouts in flight.
         console: Where progress goes (stderr by default).
+        retry_errors: Also rerun rollouts that ended on infrastructure errors.
+        preflight: Check every model endpoint first.
+        reconnect: New connection settings per role (see :func:`reconnected`),
+            e.g. ``{"agent": {"base_url": "http://node7:8000/v1"}}``; recorded
+            in config.json's change log.
     """
-    config = load_run_config(run_dir)
-    if concurrency is not None:
-        config = RunConfig.model_validate({**config.model_dump(), "concurrency": concurrency})
+    config = reconnected(load_run_config(run_dir), reconnect, concurrency)
     _no_running_loop("resume")
-    return asyncio.run(run_async(config, out=run_dir, display=display, console=console))
+    return asyncio.run(run_async(config, out=run_dir, display=display, console=console,
+                                 retry_errors=retry_errors, preflight=preflight))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,7 @@ from toolgym.models._base import ModelConfig
 from toolgym.tasks import Task
 
 __all__ = [
+    "CONNECTION_FIELDS",
     "AgentConfig",
     "DomainRef",
     "RunConfig",
@@ -88,22 +89,60 @@ class RunConfig(BaseModel):
     concurrency: int = Field(4, ge=1, description="Rollouts in flight at once.")
     max_steps: int = Field(50, ge=1, description="Agent model calls per rollout.")
     max_errors: int = Field(10, ge=1, description="Tool errors that end a rollout.")
-    rollout_timeout_s: float | None = Field(None, description="Wall-time limit per rollout.")
-    rollout_cost_limit: float | None = Field(None, description="USD limit per rollout.")
+    rollout_timeout_s: float | None = Field(None, gt=0, description="Wall-time limit per "
+                                            "rollout, in seconds.")
+    rollout_cost_limit: float | None = Field(None, gt=0, description="USD limit per rollout.")
     cache_dir: str | None = Field(
         None, description="On-disk response cache (keyed by model, messages, tools, params, "
         "trial); None disables it."
     )
 
-    # Fields that may change between a run and its resume.
-    RESUMABLE_CHANGES: frozenset[str] = frozenset({"concurrency", "cache_dir"})
+    #: Run fields that may change between a run and its resume: how rollouts
+    #: are scheduled, not what is evaluated.
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset({"concurrency", "cache_dir"})
 
     def identity(self) -> dict[str, Any]:
-        """The config fields a resume must not change."""
+        """The config fields a resume must not change (what is evaluated).
+
+        Left out: the run fields in :attr:`RESUMABLE_CHANGES` and, for every
+        model, how it is reached (:data:`CONNECTION_FIELDS`: base URL, key
+        variable, concurrency limit, timeouts, retries).
+        """
         data = self.model_dump(mode="json")
         for key in self.RESUMABLE_CHANGES:
             data.pop(key, None)
+        for model in _model_dicts(data):
+            for key in CONNECTION_FIELDS:
+                model.pop(key, None)
         return data
+
+    def connection(self) -> dict[str, Any]:
+        """The fields a resume may change, per model role and for the run."""
+        data = self.model_dump(mode="json")
+        out: dict[str, Any] = {k: data.get(k) for k in sorted(self.RESUMABLE_CHANGES)}
+        for role, model in _models_by_role(data).items():
+            out[role] = {k: model.get(k) for k in CONNECTION_FIELDS}
+        return out
+
+
+#: ModelConfig fields that say how a model is reached, not which model it is:
+#: a resume may change them (a moved server, a longer timeout, more retries).
+CONNECTION_FIELDS = ("base_url", "api_key_env", "max_concurrency", "max_retries",
+                     "backoff_base_s", "backoff_max_s", "timeout_s", "retry_budget_s")
+
+
+def _models_by_role(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    agent = (data.get("agent") or {}).get("model")
+    user = (data.get("user") or {}).get("model")
+    for role, model in (("agent", agent), ("user", user), ("judge", data.get("judge"))):
+        if isinstance(model, dict):
+            out[role] = model
+    return out
+
+
+def _model_dicts(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(_models_by_role(data).values())
 
 
 def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -122,9 +161,16 @@ def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
-def parse_task_ranges(spec: str) -> list[int]:
-    """Parse '0-9,12' into [0, 1, ..., 9, 12] (inclusive ranges)."""
-    out: list[int] = []
+def parse_task_ranges(spec: str, count: int | None = None) -> list[int]:
+    """Parse '0-9,12' into [0, 1, ..., 9, 12] (inclusive ranges).
+
+    Args:
+        spec: The ranges.
+        count: Number of tasks there are; when given, every index is checked
+            against it before any list is built (so '0-999999999' fails at
+            once instead of filling memory).
+    """
+    bounds: list[tuple[int, int]] = []
     for part in spec.split(","):
         if not part.strip():
             continue
@@ -135,6 +181,13 @@ def parse_task_ranges(spec: str) -> list[int]:
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo:
             raise ConfigError(f"invalid task range {part.strip()!r}: end before start")
+        if count is not None and hi >= count:
+            raise ConfigError(f"task index {max(lo, count)} out of range (there are {count} "
+                              f"tasks, indices 0-{count - 1})" if count else
+                              "task index out of range (there are no tasks)")
+        bounds.append((lo, hi))
+    out: list[int] = []
+    for lo, hi in bounds:
         out.extend(range(lo, hi + 1))
     return out
 
@@ -164,11 +217,7 @@ def select_tasks(
             raise ConfigError(f"unknown task id(s): {', '.join(missing)}")
         pool = [by_id[i] for i in task_ids]
     if tasks:
-        idx = parse_task_ranges(tasks)
-        bad = [i for i in idx if i >= len(pool)]
-        if bad:
-            raise ConfigError(f"task index {bad[0]} out of range (there are {len(pool)} tasks)")
-        pool = [pool[i] for i in idx]
+        pool = [pool[i] for i in parse_task_ranges(tasks, len(pool))]
     if shuffle:
         rng = random.Random(seed)
         rng.shuffle(pool)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from toolgym.evaluation._types import RewardBreakdown
 from toolgym.messages import Message, Usage
 
-__all__ = ["RolloutResult", "Termination", "Timings"]
+__all__ = ["RolloutResult", "Termination", "Timings", "failure_reason"]
 
 
 class Termination(StrEnum):
@@ -25,6 +25,9 @@ class Termination(StrEnum):
     MODEL_ERROR = "model_error"
     TIMEOUT = "timeout"
     COST_LIMIT = "cost_limit"
+    #: An unexpected exception in the rollout (a bug in a component, not the
+    #: agent's behaviour): recorded, counted as an infrastructure error.
+    INTERNAL_ERROR = "internal_error"
     #: Abandoned by a second Ctrl-C. Such rollouts are never written to
     #: results.jsonl (resume runs them again); the value names them in logs.
     CANCELLED = "cancelled"
@@ -37,7 +40,8 @@ class Termination(StrEnum):
     @property
     def infrastructure(self) -> bool:
         """Ended by infrastructure trouble rather than by the agent's behaviour."""
-        return self in (Termination.MODEL_ERROR, Termination.CANCELLED)
+        return self in (Termination.MODEL_ERROR, Termination.INTERNAL_ERROR,
+                        Termination.CANCELLED)
 
 
 class Timings(BaseModel):
@@ -65,7 +69,15 @@ class RolloutResult(BaseModel):
     steps: int = Field(0, description="Agent steps (model calls) taken.")
     usage: dict[str, Usage] = Field(default_factory=dict, description="Usage per model role.")
     timings: Timings = Field(description="Timing facts.")
-    error: str | None = Field(None, description="Infrastructure error text, if any.")
+    error: str | None = Field(None, description="Infrastructure error text, if any (secrets "
+                              "masked).")
+    error_status: int | None = Field(
+        None, description="HTTP status of the infrastructure error, when the endpoint gave one "
+        "(401, 403 and 404 are configuration errors).")
+    retries: dict[str, int] = Field(
+        default_factory=dict,
+        description="Model calls retried during this rollout, by cause: 429, 5xx, timeout, "
+        "connection, malformed.")
     annotations: list[dict[str, Any]] = Field(
         default_factory=list, description="Judge annotations {judge, turn, text, verdict}."
     )
@@ -77,10 +89,50 @@ class RolloutResult(BaseModel):
 
     @property
     def infra_error(self) -> bool:
-        """Whether the rollout ended through infrastructure trouble."""
-        return self.termination.infrastructure
+        """Whether infrastructure trouble decided the outcome.
+
+        True when the episode ended on a model or internal error, or when its
+        judge failed (the reward is unknown): such rollouts are not final and
+        ``--retry-errors`` runs them again.
+        """
+        return self.termination.infrastructure or self.breakdown.status == "judge_failed"
 
     @property
     def success(self) -> bool:
         """Reward counted as a pass (reward == 1 within float noise)."""
         return self.reward is not None and self.reward >= 1.0 - 1e-6
+
+
+def failure_reason(result: RolloutResult) -> str | None:
+    """Why a rollout did not pass, in a few words (None when it passed).
+
+    Examples: ``DB mismatch``, ``missing action book_reservation``,
+    ``max_steps``, ``needs a judge``, or the infrastructure error text.
+    """
+    if result.success:
+        return None
+    if result.termination.infrastructure:
+        return result.error or result.termination.value
+    b = result.breakdown
+    if b.status == "judge_failed":
+        return "judge failed"
+    if not result.termination.normal:
+        return f"ended: {result.termination.value}"
+    if b.status == "judge_needed":
+        return "needs a judge (NL assertions)"
+    if b.status == "error":
+        return "evaluation error"
+    reasons: list[str] = []
+    if b.db is not None and not b.db.match:
+        reasons.append("DB mismatch")
+    missing = [a.name for a in b.actions if not a.matched]
+    if missing:
+        reasons.append("missing action " + ", ".join(dict.fromkeys(missing)))
+    unsaid = [c.info for c in b.communicate if not c.found]
+    if unsaid:
+        reasons.append("did not say " + ", ".join(repr(u) for u in unsaid[:2]))
+    if any(not e.met for e in b.env_assertions):
+        reasons.append("env assertion failed")
+    if any(n.met is False for n in b.nl_assertions):
+        reasons.append("NL assertion failed")
+    return "; ".join(reasons) or "reward below 1"

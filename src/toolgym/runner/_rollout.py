@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from toolgym._secrets import redact_secrets
 from toolgym.agents._base import Agent
 from toolgym.domains._domain import Domain
 from toolgym.env._environment import Environment
@@ -22,6 +24,7 @@ from toolgym.evaluation._evaluate import Evaluator, NLJudge
 from toolgym.evaluation._types import RewardBreakdown
 from toolgym.messages import Message, Usage
 from toolgym.models._base import ContextOverflowError, ModelError
+from toolgym.models._retry import counting_retries
 from toolgym.runner._results import RolloutResult, Termination, Timings
 from toolgym.tasks import Task
 from toolgym.users._base import STOP, TRANSFER, UserSimulator, stop_marker
@@ -71,6 +74,9 @@ class _Episode:
         self.errors = 0
         self.agent_s = self.user_s = self.env_s = 0.0
         self.error: str | None = None
+        self.error_status: int | None = None
+        #: Which side was talking when a model error struck.
+        self.phase = "agent"
 
     def _add_usage(self, role: str, usage: Usage) -> None:
         self.usage[role] = self.usage.get(role, Usage()) + usage
@@ -91,6 +97,7 @@ class _Episode:
                 if self.steps >= spec.limits.max_steps:
                     return Termination.MAX_STEPS
                 start = time.perf_counter()
+                self.phase = "agent"
                 reply = await agent.act(self.messages)
                 self.agent_s += time.perf_counter() - start
                 self.steps += 1
@@ -111,10 +118,11 @@ class _Episode:
                 if end is not None:
                     return end
         except ContextOverflowError as exc:
-            self.error = str(exc)
+            self.error = redact_secrets(f"{self.phase} model: {exc}")
             return Termination.CONTEXT_OVERFLOW
         except ModelError as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = redact_secrets(f"{self.phase} model: {type(exc).__name__}: {exc}")
+            self.error_status = getattr(exc, "status", None)
             return Termination.MODEL_ERROR
 
     def _over_budget(self) -> bool:
@@ -138,6 +146,7 @@ class _Episode:
 
     async def _user_turn(self, user: UserSimulator) -> Termination | None:
         start = time.perf_counter()
+        self.phase = "user"
         reply = await user.respond(self.messages)
         self.user_s += time.perf_counter() - start
         msg = reply.message
@@ -166,9 +175,19 @@ async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> R
     """Run one episode of ``task`` and grade it.
 
     Model failures that survive the retry policy end the episode with
-    ``model_error`` (an infrastructure error, not the agent's fault); the
-    result is still returned so that it can be recorded.
+    ``model_error`` (an infrastructure error, not the agent's fault); any
+    other exception raised by a component ends it with ``internal_error``.
+    Either way the result is returned, with the conversation so far, so that
+    it can be recorded. Retries of model calls are counted by cause.
     """
+    with counting_retries() as retries:
+        result = await _run_and_grade(spec, task, trial, seed)
+    result.retries = dict(sorted(retries.items()))
+    return result
+
+
+async def _run_and_grade(spec: RolloutSpec, task: Task, trial: int, seed: int
+                         ) -> RolloutResult:
     started, t0 = _now(), time.perf_counter()
     episode = _Episode(spec, task, trial, seed)
     timeout = spec.limits.timeout_s
@@ -179,20 +198,15 @@ async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> R
             termination = await episode.run()
     except TimeoutError:
         termination = Termination.TIMEOUT
+    except Exception as exc:  # a component's bug: recorded, never a dead worker
+        termination = Termination.INTERNAL_ERROR
+        episode.error = redact_secrets(f"{episode.phase} side raised {_describe(exc)}")
     t_eval = time.perf_counter()
-    try:
-        breakdown = await spec.evaluator.evaluate_async(
-            task, episode.messages, normal_end=termination.normal, judge=spec.judge,
-            final_db=episode.env.db,
-        )
-    except ModelError as exc:
-        breakdown = _grade_without_judge(spec, task, episode, termination)
-        breakdown.reward, breakdown.status = None, "judge_failed"
-        breakdown.notes.append(f"judge failed: {exc}")
-        breakdown.judge_usage = exc.usage
-    except Exception as exc:  # grading must never lose the rollout
+    if termination is Termination.INTERNAL_ERROR:
         breakdown = RewardBreakdown(reward=None, status="error",
-                                    notes=[f"evaluation failed: {exc}"])
+                                    notes=["not graded: the rollout ended on an internal error"])
+    else:
+        breakdown = await _grade(spec, task, episode, termination)
     eval_s = time.perf_counter() - t_eval
     if breakdown.judge_usage is not None:
         episode.usage["judge"] = breakdown.judge_usage
@@ -211,9 +225,41 @@ async def run_rollout(spec: RolloutSpec, task: Task, trial: int, seed: int) -> R
             agent_s=episode.agent_s, user_s=episode.user_s, env_s=episode.env_s, eval_s=eval_s,
         ),
         error=episode.error,
+        error_status=episode.error_status,
         annotations=[
             {"judge": "nl_assertion", "turn": c.turn, "text": c.justification or c.assertion,
              "verdict": c.met}
             for c in breakdown.nl_assertions if c.met is not None
         ],
     )
+
+
+async def _grade(spec: RolloutSpec, task: Task, episode: _Episode, termination: Termination
+                 ) -> RewardBreakdown:
+    try:
+        return await spec.evaluator.evaluate_async(
+            task, episode.messages, normal_end=termination.normal, judge=spec.judge,
+            final_db=episode.env.db,
+        )
+    except ModelError as exc:
+        breakdown = _grade_without_judge(spec, task, episode, termination)
+        breakdown.reward, breakdown.status = None, "judge_failed"
+        breakdown.notes.append(redact_secrets(f"judge failed: {exc}"))
+        breakdown.judge_usage = exc.usage
+        if episode.error is None:
+            episode.error = redact_secrets(f"judge model: {type(exc).__name__}: {exc}")
+            episode.error_status = getattr(exc, "status", None)
+        return breakdown
+    except Exception as exc:  # grading must never lose the rollout
+        return RewardBreakdown(reward=None, status="error",
+                               notes=[f"evaluation failed: {_describe(exc)}"])
+
+
+def _describe(exc: BaseException) -> str:
+    """``TypeError: message (at module.py:12 in func)`` for a recorded exception."""
+    text = f"{type(exc).__name__}: {exc}"
+    tb = traceback.extract_tb(exc.__traceback__)
+    if tb:
+        last = tb[-1]
+        text += f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name})"
+    return text

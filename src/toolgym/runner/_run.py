@@ -18,8 +18,10 @@ import contextlib
 import gc
 import hashlib
 import importlib
+import os
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,25 +30,28 @@ from pathlib import Path
 from typing import Any
 
 from toolgym import __version__
+from toolgym._secrets import redact_secrets
 from toolgym.agents._base import AgentContext, create_agent
 from toolgym.agents._prompts import agent_system_prompt
 from toolgym.domains._domain import Domain, load_domain
 from toolgym.errors import ConfigError
 from toolgym.evaluation._evaluate import Evaluator, NLJudge
-from toolgym.evaluation._metrics import summarize
+from toolgym.evaluation._metrics import summarize, task_sort_key
+from toolgym.evaluation._types import RewardBreakdown
 from toolgym.models._base import EpisodeInfo, Model, ModelConfig
 from toolgym.models._retry import EndpointPool, build_model
 from toolgym.runner._config import RunConfig, diff_configs, rollout_seed, select_tasks
-from toolgym.runner._results import RolloutResult
+from toolgym.runner._results import RolloutResult, Termination, Timings
 from toolgym.runner._rollout import Limits, RolloutSpec, run_rollout
 from toolgym.runner._store import (
     CONFIG,
     RESULTS,
     SUMMARY,
+    ResultsWriteError,
     ResultsWriter,
     RunData,
     read_config_record,
-    read_results,
+    read_results_file,
     write_json_atomic,
 )
 from toolgym.tasks import Task
@@ -73,14 +78,30 @@ class RunEvents:
 
     total: int = 0
     done: int = 0
+    #: Rollouts already complete when this session started.
+    skipped: int = 0
+    #: Rollouts this session will run.
+    to_run: int = 0
     running: int = 0
     retrying: int = 0
     rate_limited: int = 0
     cost: float = 0.0
     reward_sum: float = 0.0
     rewarded: int = 0
+    infra_errors: int = 0
+    first_infra_error: str | None = None
+    config_errors: int = 0
     stopping: bool = False
+    #: Why the run stopped launching early (configuration errors, a full disk).
+    stop_reason: str | None = None
+    #: The signal that stopped the run ("SIGINT", "SIGTERM"), if any.
+    signal: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    #: Corrupt lines skipped in results.jsonl when the run started.
+    problems: list[str] = field(default_factory=list)
     on_result: list[Callable[[RolloutResult], None]] = field(default_factory=list)
+    #: Called once the rollouts to run are known (``to_run``, ``skipped`` set).
+    on_start: list[Callable[[RunEvents], None]] = field(default_factory=list)
 
     def record(self, result: RolloutResult) -> None:
         """Count a finished rollout."""
@@ -89,6 +110,10 @@ class RunEvents:
         if result.reward is not None:
             self.reward_sum += result.reward
             self.rewarded += 1
+        if result.infra_error:
+            self.infra_errors += 1
+            if self.first_infra_error is None:
+                self.first_infra_error = _infra_text(result)
         for cb in self.on_result:
             cb(result)
 
@@ -98,6 +123,32 @@ class RunEvents:
         status = getattr(error, "status", None)
         if status == 429:
             self.rate_limited += 1
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+    @property
+    def eta_s(self) -> float | None:
+        """Estimated seconds left, from this session's pace (None before the first result)."""
+        finished = self.done - self.skipped
+        left = self.total - self.done
+        if finished <= 0 or left <= 0:
+            return None if left > 0 else 0.0
+        return self.elapsed_s / finished * left
+
+
+def _infra_text(result: RolloutResult) -> str:
+    text = result.error or f"{result.termination.value} ({result.breakdown.status})"
+    return f"task {result.task_id} trial {result.trial}: {text}"
+
+
+#: Rollouts ending on a configuration error (HTTP 401/403/404) after which a
+#: run stops launching: the rest would fail the same way.
+CONFIG_ERROR_LIMIT = 3
+#: Seconds a run may take to wind down after SIGTERM before it exits anyway.
+SIGTERM_GRACE_S = 5.0
 
 
 def _system_prompt(domain: Domain[Any], config: RunConfig) -> str:
@@ -200,7 +251,14 @@ def _config_record(config: RunConfig, prepared: _Prepared) -> dict[str, Any]:
     }
 
 
-def _check_resume(run_dir: Path, record: dict[str, Any], config: RunConfig) -> None:
+def _check_resume(run_dir: Path, record: dict[str, Any], config: RunConfig
+                  ) -> tuple[dict[str, Any], list[str]]:
+    """Refuse a resume that would change what is evaluated.
+
+    Returns:
+        The saved config record and the list of connection changes (base
+        URL, key variable, limits, timeouts, retries) the resume makes.
+    """
     old = read_config_record(run_dir)
     old_cfg = RunConfig.model_validate(old["config"])
     changes = diff_configs(old_cfg.identity(), config.identity())
@@ -212,13 +270,39 @@ def _check_resume(run_dir: Path, record: dict[str, Any], config: RunConfig) -> N
         raise ConfigError(
             f"{run_dir} holds a run with a different config; refusing to resume. Changed: "
             + "; ".join(changes)
-            + ". Use another --out directory, or the original settings."
+            + ". Use another --out directory, or the original settings (a resume may change "
+            "only how models are reached: base URL, API-key variable, concurrency, timeouts "
+            "and retries)."
         )
+    return old, diff_configs(old_cfg.connection(), config.connection())
 
 
-def resume_command(run_dir: Path) -> str:
+def resume_command(run_dir: Path, retry_errors: bool = False) -> str:
     """The command that resumes a run."""
-    return f"toolgym resume {run_dir}"
+    return f"toolgym resume {run_dir}" + (" --retry-errors" if retry_errors else "")
+
+
+def _pending(config: RunConfig, tasks: list[Task], results: list[RolloutResult],
+             retry_errors: bool) -> list[tuple[Task, int]]:
+    """The (task, trial) pairs to run: those without a record, and with
+    ``retry_errors`` those whose newest record ended on infrastructure trouble."""
+    done = {r.key for r in results if not (retry_errors and r.infra_error)}
+    return [(task, trial) for trial in range(config.trials) for task in tasks
+            if (task.id, trial) not in done]
+
+
+async def _preflight(config: RunConfig) -> None:
+    from toolgym.models._preflight import PreflightError, check_endpoints
+
+    roles = {"agent": config.agent.model}
+    if config.user.model is not None:
+        roles["user"] = config.user.model
+    if config.judge is not None:
+        roles["judge"] = config.judge
+    failed = [c for c in await check_endpoints(roles) if not c.ok]
+    if failed:
+        raise PreflightError("; ".join(c.line() for c in failed)
+                             + " (the run did not start; --no-preflight skips this check)")
 
 
 async def execute_run(
@@ -226,8 +310,26 @@ async def execute_run(
     run_dir: Path,
     events: RunEvents | None = None,
     install_signal_handlers: bool = True,
+    *,
+    retry_errors: bool = False,
+    preflight: bool = True,
 ) -> RunData:
-    """Run (or resume) ``config`` into ``run_dir`` and return the loaded run."""
+    """Run (or resume) ``config`` into ``run_dir`` and return the loaded run.
+
+    Args:
+        config: The run's configuration.
+        run_dir: The run directory (resumed when it holds a run).
+        events: Counters for a live display.
+        install_signal_handlers: Handle Ctrl-C and SIGTERM (main thread only).
+        retry_errors: Also rerun the rollouts whose newest record ended on
+            infrastructure trouble (a new record replaces theirs).
+        preflight: Check every model endpoint before any rollout.
+
+    Raises:
+        PreflightError: an endpoint is unusable (nothing was written).
+        ResultsWriteError: results.jsonl could not be written (the file was
+            cut back to its last complete record; resume when fixed).
+    """
     events = events or RunEvents()
     _check_paths(config, run_dir)
     if config.agent.system_prompt_file:
@@ -238,26 +340,38 @@ async def execute_run(
     prepared = _prepare(config, events)
     try:
         record = _config_record(config, prepared)
+        exists = (run_dir / CONFIG).exists()
+        if exists:
+            _check_resume(run_dir, record, config)  # read-only; redone under the lock
+        if preflight and _pending(config, prepared.tasks,
+                                  read_results_file(run_dir / RESULTS).results, retry_errors):
+            await _preflight(config)
         run_dir.mkdir(parents=True, exist_ok=True)
         # The lock comes first, so two processes never both write a config.
         writer = ResultsWriter(run_dir / RESULTS)
         try:
             if (run_dir / CONFIG).exists():
-                _check_resume(run_dir, record, config)
+                saved, reconnected = _check_resume(run_dir, record, config)
+                if reconnected:
+                    _log_connection_changes(run_dir, saved, record, reconnected)
             else:
                 write_json_atomic(run_dir / CONFIG, record)
             # Read before touching summary.json: unreadable results must not
             # replace the summary of a finished run.
-            results = read_results(run_dir / RESULTS)
+            found = read_results_file(run_dir / RESULTS)
+            results = {r.key: r for r in found.results}
+            events.problems = found.problems
             # While rollouts run, summary.json says so (the live viewer reads it).
             write_json_atomic(run_dir / SUMMARY, {"status": "running"})
             try:
                 wall = await _run_pending(config, prepared, results, writer, events,
-                                          install_signal_handlers)
+                                          install_signal_handlers, retry_errors)
             except BaseException as exc:
-                write_json_atomic(run_dir / SUMMARY, {
-                    "status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                    "resume_command": resume_command(run_dir)})
+                with contextlib.suppress(OSError):
+                    write_json_atomic(run_dir / SUMMARY, {
+                        "status": "failed", "error": redact_secrets(f"{type(exc).__name__}: "
+                                                                    f"{exc}"),
+                        "resume_command": resume_command(run_dir)})
                 raise
         finally:
             writer.close()
@@ -265,17 +379,54 @@ async def execute_run(
         for m in prepared.models:
             with contextlib.suppress(Exception):
                 await m.aclose()
-    complete = len({r.key for r in results}) >= events.total
-    summary = summarize(results, config.trials)
+    final = list(results.values())
+    summary = summarize(final, config.trials, seed=config.seed)
+    complete = len(results) >= events.total
+    if writer.failed is not None:
+        status = "failed"
+    elif events.signal is not None:
+        status = "interrupted"
+    elif events.stop_reason is not None:
+        status = "aborted"
+    else:
+        status = "complete" if complete else "interrupted"
+    infra = summary["infra_errors"]
     summary.update({
-        "status": "complete" if complete else "interrupted",
+        "status": status,
         "complete": complete,
-        "interrupted": events.stopping,
+        "interrupted": events.signal is not None,
+        "signal": events.signal,
+        "stop_reason": events.stop_reason,
         "wall_s": round(wall, 3),
+        "ran": events.done - events.skipped,
+        "first_infra_error": _first_infra_error(final),
         "resume_command": None if complete else resume_command(run_dir),
+        "retry_command": resume_command(run_dir, retry_errors=True) if infra else None,
     })
-    write_json_atomic(run_dir / SUMMARY, summary)
-    return RunData(path=run_dir, config=record, results=results, summary=summary)
+    with contextlib.suppress(OSError):  # a full disk must not hide the real error
+        write_json_atomic(run_dir / SUMMARY, summary)
+    if writer.failed is not None:
+        raise ResultsWriteError(
+            f"{writer.failed}; {len(results)} of {events.total} rollouts are saved; fix the "
+            f"cause (free disk space), then resume with: {resume_command(run_dir)}")
+    return RunData(path=run_dir, config=read_config_record(run_dir), results=final,
+                   summary=summary, problems=events.problems)
+
+
+def _first_infra_error(results: list[RolloutResult]) -> str | None:
+    for r in sorted(results, key=lambda r: (task_sort_key(r.task_id), r.trial)):
+        if r.infra_error:
+            return _infra_text(r)
+    return None
+
+
+def _log_connection_changes(run_dir: Path, saved: dict[str, Any], record: dict[str, Any],
+                            changes: list[str]) -> None:
+    """Save the new connection settings, with a change log, in config.json."""
+    log = list(saved.get("changes") or [])
+    log.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "changed": changes})
+    write_json_atomic(run_dir / CONFIG, {**saved, "config": record["config"],
+                                         "agent": record["agent"], "changes": log})
 
 
 def _check_paths(config: RunConfig, run_dir: Path) -> None:
@@ -290,30 +441,33 @@ def _check_paths(config: RunConfig, run_dir: Path) -> None:
 async def _run_pending(
     config: RunConfig,
     prepared: _Prepared,
-    results: list[RolloutResult],
+    results: dict[tuple[str, int], RolloutResult],
     writer: ResultsWriter,
     events: RunEvents,
     install_signal_handlers: bool,
+    retry_errors: bool,
 ) -> float:
-    """Run the (task, trial) pairs that have no result yet; return the wall time."""
-    done = {r.key for r in results}
-    pending = [
-        (task, trial)
-        for trial in range(config.trials)
-        for task in prepared.tasks
-        if (task.id, trial) not in done
-    ]
+    """Run the (task, trial) pairs that have no final result yet; return the wall time."""
+    pending = _pending(config, prepared.tasks, list(results.values()), retry_errors)
     # Longest first: a rollout is a serial chain of model calls, so a long
     # task started last sets the wall time. The number of gold actions is a
     # good proxy of a task's length (stable sort keeps trial-major order
     # among equals).
     pending.sort(key=lambda item: -len(item[0].gold_actions))
     events.total = len(prepared.tasks) * config.trials
-    events.done = len(done)
+    events.done = events.skipped = events.total - len(pending)
+    events.to_run = len(pending)
+    events.started = time.monotonic()
+    for cb in events.on_start:
+        cb(events)
     queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
     for item in pending:
         queue.put_nowait(item)
     in_flight: set[asyncio.Task[None]] = set()
+
+    def abandon() -> None:
+        for t in in_flight:
+            t.cancel()
 
     async def worker() -> None:
         while not events.stopping:
@@ -321,39 +475,34 @@ async def _run_pending(
                 task, trial = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            seed = rollout_seed(config.seed, task.id, trial)
             events.running += 1
             try:
-                result = await run_rollout(prepared.spec, task, trial,
-                                           rollout_seed(config.seed, task.id, trial))
+                result = await run_rollout(prepared.spec, task, trial, seed)
+            except Exception as exc:  # never a dead worker: the rollout records it
+                result = internal_error_result(task, trial, seed, exc)
             finally:
                 events.running -= 1
-            writer.append(result)
-            results.append(result)
+            try:
+                writer.append(result)
+            except ResultsWriteError:
+                # Nothing more can be saved: stop everything now; what is on
+                # disk is whole and the rest runs on resume.
+                events.stopping = True
+                events.stop_reason = str(writer.failed)
+                abandon()
+                return
+            results[result.key] = result
             events.record(result)
-            if len(results) % _FREEZE_EVERY == 0:
+            _check_config_errors(result, events)
+            if events.done % _FREEZE_EVERY == 0:
                 gc.freeze()
 
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    interrupts = 0
-
-    def on_signal() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        events.stopping = True
-        if interrupts >= 2:  # abandon rollouts in flight (Termination.CANCELLED)
-            for t in in_flight:
-                t.cancel()
-
-    if install_signal_handlers:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Not possible outside the main thread (ValueError) or on some
-            # platforms; the run then simply has no graceful Ctrl-C.
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, on_signal)
-                installed.append(sig)
     t0 = time.perf_counter()
     _gc_freeze_enter()
+    signals = _Signals(loop, events, abandon, writer.path.parent) if install_signal_handlers \
+        else None
     try:
         for _ in range(min(config.concurrency, len(pending))):
             in_flight.add(asyncio.create_task(worker()))
@@ -364,9 +513,94 @@ async def _run_pending(
                 raise t.exception()  # type: ignore[misc]
     finally:
         _gc_freeze_exit()
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        if signals is not None:
+            signals.restore()
     return time.perf_counter() - t0
+
+
+def _check_config_errors(result: RolloutResult, events: RunEvents) -> None:
+    """Stop launching once a few rollouts failed on a configuration error."""
+    if result.termination is not Termination.MODEL_ERROR or result.error_status not in (
+            401, 403, 404):
+        return
+    events.config_errors += 1
+    if events.config_errors >= CONFIG_ERROR_LIMIT and not events.stopping:
+        events.stopping = True
+        events.stop_reason = (
+            f"stopped launching rollouts after {events.config_errors} ended on HTTP "
+            f"{result.error_status}, a configuration error (wrong key, URL or model name): "
+            f"{result.error}")
+
+
+def internal_error_result(task: Task, trial: int, seed: int, exc: BaseException
+                          ) -> RolloutResult:
+    """The record of a rollout that raised before it could record anything itself."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    return RolloutResult(
+        task_id=task.id, trial=trial, seed=seed, messages=[], reward=None,
+        breakdown=RewardBreakdown(reward=None, status="error",
+                                  notes=["not graded: the rollout could not start"]),
+        termination=Termination.INTERNAL_ERROR,
+        timings=Timings(started_at=now, finished_at=now, duration_s=0.0),
+        error=redact_secrets(f"rollout setup raised {type(exc).__name__}: {exc}"),
+    )
+
+
+class _Signals:
+    """Ctrl-C and SIGTERM during a run.
+
+    SIGINT (Ctrl-C): the first stops launching and lets rollouts in flight
+    finish; the second abandons them. SIGTERM (what batch schedulers send
+    before SIGKILL): stop launching and abandon rollouts in flight at once;
+    if the process has not ended ``SIGTERM_GRACE_S`` later (the event loop is
+    stuck in a component), it exits with status 143. Abandoned rollouts are
+    never written: resume runs them again.
+
+    The handlers are plain ``signal`` handlers, which Python runs between two
+    bytecodes of the main thread even when the event loop is busy; they hand
+    the work to the loop thread-safely. Outside the main thread nothing is
+    installed (the run then has no graceful stop).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, events: RunEvents,
+                 abandon: Callable[[], None], run_dir: Path) -> None:
+        self.loop, self.events, self.abandon, self.run_dir = loop, events, abandon, run_dir
+        self.interrupts = 0
+        self.previous: dict[signal.Signals, Any] = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError, RuntimeError):
+                self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        sig = signal.Signals(signum)
+        if sig is signal.SIGTERM:
+            if self.events.signal == "SIGTERM":  # a second SIGTERM: go now
+                os._exit(143)
+            self.events.signal = "SIGTERM"
+            self.events.stopping = True
+            threading.Thread(target=self._watchdog, name="toolgym-sigterm", daemon=True
+                             ).start()
+            self.loop.call_soon_threadsafe(self.abandon)
+            return
+        self.interrupts += 1
+        self.events.signal = self.events.signal or "SIGINT"
+        self.events.stopping = True
+        if self.interrupts >= 2:  # abandon rollouts in flight
+            self.loop.call_soon_threadsafe(self.abandon)
+
+    def _watchdog(self) -> None:
+        time.sleep(SIGTERM_GRACE_S)
+        with contextlib.suppress(Exception):
+            write_json_atomic(self.run_dir / SUMMARY, {
+                "status": "interrupted", "signal": "SIGTERM", "complete": False,
+                "resume_command": resume_command(self.run_dir)})
+        os._exit(143)
+
+    def restore(self) -> None:
+        """Put the previous handlers back."""
+        for sig, handler in self.previous.items():
+            with contextlib.suppress(ValueError, OSError, RuntimeError, TypeError):
+                signal.signal(sig, handler)
 
 
 #: Finished rollouts between two ``gc.freeze()`` calls during a run.

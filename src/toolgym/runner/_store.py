@@ -1,13 +1,26 @@
 """The run directory: config.json, append-only results.jsonl, summary.json.
 
 ``results.jsonl`` is append-only: each finished rollout is one line, written
-with a single ``write`` of the whole line and flushed to the kernel at once,
-so a killed process (even SIGKILL) never loses a written rollout. ``fsync``
-(which only matters if the machine itself goes down) runs in a background
-thread at most every ``SYNC_INTERVAL_S`` seconds, because a synchronous
-fsync per line costs milliseconds on the event loop. A hard kill can leave at most one torn
-last line; readers ignore a final line without a newline, and writers
-truncate it away before appending, so the file never holds a corrupt record.
+with ``os.write`` on an unbuffered descriptor, so a killed process (even
+SIGKILL) never loses a written rollout. ``fsync`` (which only matters if the
+machine itself goes down) runs in a background thread at most every
+``SYNC_INTERVAL_S`` seconds, because a synchronous fsync per line costs
+milliseconds on the event loop.
+
+What can go wrong, and what each side does about it:
+
+* a hard kill mid-write leaves a torn last line: readers ignore a final line
+  without a newline, writers cut it away before appending;
+* a failed write (full disk, I/O error) is cut back to the last complete
+  record at once and the writer stops, so no fragment ever has records after
+  it; should a corrupt line be in the middle anyway (a hand edit), readers
+  skip and report it instead of refusing the file;
+* ``--retry-errors`` appends a new record for a (task, trial): the newest
+  record wins and the pair is counted once.
+
+``config.json``, ``summary.json`` and ``report.html`` are replaced atomically
+(a unique temporary file, then a rename; the temporary file is removed if
+writing fails).
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import contextlib
 import fcntl
 import json
 import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +37,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from toolgym.errors import ConfigError, DataError
+from toolgym.errors import ConfigError, DataError, ToolgymError
 from toolgym.runner._config import RunConfig
 from toolgym.runner._results import RolloutResult
 
 __all__ = [
+    "ResultsFile",
+    "ResultsWriteError",
     "ResultsWriter",
     "RunData",
     "load_run",
     "load_run_config",
     "read_config_record",
     "read_results",
+    "read_results_file",
+    "write_json_atomic",
+    "write_text_atomic",
 ]
 
 RESULTS = "results.jsonl"
@@ -44,17 +63,37 @@ CONFIG = "config.json"
 SUMMARY = "summary.json"
 
 
-def read_results(path: str | Path) -> list[RolloutResult]:
-    """Read a results.jsonl, skipping a torn final line (from a hard kill)."""
+@dataclass
+class ResultsFile:
+    """What :func:`read_results_file` found in a results.jsonl."""
+
+    results: list[RolloutResult]
+    #: One line per skipped line: ``"results.jsonl:66: ..."`` (corrupt records).
+    problems: list[str] = field(default_factory=list)
+    #: Records superseded by a newer record of the same (task, trial).
+    replaced: int = 0
+
+
+def read_results_file(path: str | Path) -> ResultsFile:
+    """Read a results.jsonl leniently.
+
+    A torn final line (a hard kill mid-write) is ignored silently; a corrupt
+    line elsewhere (a disk that filled up, a hand edit) is skipped and
+    reported in ``problems``, so one bad line never makes a run unreadable.
+    When a (task, trial) has several records (``--retry-errors`` appends a
+    new one), the newest wins and the pair counts once, at the position of
+    its first record.
+    """
     p = Path(path)
     if not p.exists():
-        return []
+        return ResultsFile([])
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise DataError(f"{p}: cannot read: {exc.strerror}") from None
-    out: list[RolloutResult] = []
-    seen: set[tuple[str, int]] = set()
+    by_key: dict[tuple[str, int], RolloutResult] = {}
+    problems: list[str] = []
+    replaced = 0
     lines = data.split(b"\n")
     # The element after the last newline is either empty or a torn line.
     for lineno, line in enumerate(lines[:-1], start=1):
@@ -63,14 +102,21 @@ def read_results(path: str | Path) -> list[RolloutResult]:
         try:
             result = RolloutResult.model_validate_json(line)
         except ValidationError as exc:
-            raise DataError(f"{p}:{lineno}: not a valid rollout record: "
-                            f"{exc.errors()[0]['msg']}") from None
-        # toolgym never writes a (task, trial) twice; if a file was edited or
-        # concatenated by hand, the first record counts.
-        if result.key not in seen:
-            seen.add(result.key)
-            out.append(result)
-    return out
+            problems.append(f"{p}:{lineno}: skipped, not a valid rollout record "
+                            f"({exc.errors()[0]['msg']})")
+            continue
+        if result.key in by_key:
+            replaced += 1
+        by_key[result.key] = result  # insertion order stays that of the first record
+    return ResultsFile(list(by_key.values()), problems, replaced)
+
+
+def read_results(path: str | Path) -> list[RolloutResult]:
+    """The rollouts of a results.jsonl: one per (task, trial), the newest record.
+
+    Corrupt lines are skipped (see :func:`read_results_file` for the list).
+    """
+    return read_results_file(path).results
 
 
 def _read_json_object(path: Path, missing: str) -> dict[str, Any]:
@@ -107,59 +153,97 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
         raise DataError(f"{Path(run_dir) / CONFIG}: field config.{loc}: {err['msg']}") from None
 
 
+class ResultsWriteError(ToolgymError):
+    """results.jsonl could not be appended to (disk full, I/O error).
+
+    The file was cut back to its last complete record, so it stays valid and
+    the run can be resumed once the cause is fixed.
+    """
+
+
 class ResultsWriter:
-    """Appends rollouts to results.jsonl durably, one line each."""
+    """Appends rollouts to results.jsonl durably, one line each.
+
+    Each record goes out in ``os.write`` calls on an unbuffered descriptor.
+    If a write fails (ENOSPC, EIO, a file-size limit), the file is truncated
+    back to the end of the last complete record and the writer refuses any
+    further append, so a failed write can never leave a fragment with later
+    records after it.
+    """
 
     def __init__(self, path: str | Path, fsync: bool = True) -> None:
         self.path = Path(path)
         self.fsync = fsync
-        self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._closing = False
         self._syncer: threading.Thread | None = None
+        self.failed: ResultsWriteError | None = None
+        self.written = 0
         try:
             try:
                 # One writer per run directory: a second process would run
                 # every pending rollout again.
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 raise ConfigError(f"{self.path} is being written by another toolgym process; "
                                   "wait for it or use another --out") from None
-            self._repair()
+            self._good = self._repair()
             if fsync:
                 self._syncer = threading.Thread(target=self._sync_loop, name="results-fsync",
                                                 daemon=True)
                 self._syncer.start()
         except BaseException:
-            self._fh.close()  # releases the lock too
+            os.close(self._fd)  # releases the lock too
             raise
 
     def _sync_loop(self) -> None:
-        fd = self._fh.fileno()
         while True:
             self._dirty.wait()
             self._dirty.clear()
             with contextlib.suppress(OSError):
-                os.fsync(fd)
+                os.fsync(self._fd)
             if self._closing:
                 return
             # At most one fsync per interval: a write to a file being fsynced
             # waits for the sync, which would stall the event loop.
             self._closed.wait(SYNC_INTERVAL_S)
 
-    def _repair(self) -> None:
-        """Drop a torn final line left by a hard kill."""
-        if not self.path.exists():
-            return
-        with open(self.path, "rb+") as fh:
-            data = fh.read()
-            if data and not data.endswith(b"\n"):
-                cut = data.rfind(b"\n") + 1
-                fh.truncate(cut)
+    def _repair(self) -> int:
+        """Drop a torn final line left by a hard kill; return the file's good length."""
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return 0
+        with open(self.path, "rb") as fh:
+            # Only the tail can be torn: look back from the end for a newline.
+            step = 1 << 16
+            pos = size
+            while pos > 0:
+                start = max(0, pos - step)
+                fh.seek(start)
+                chunk = fh.read(pos - start)
+                if pos == size and chunk.endswith(b"\n"):
+                    return size
+                nl = chunk.rfind(b"\n")
+                if nl >= 0:
+                    cut = start + nl + 1
+                    break
+                pos = start
+            else:
+                cut = 0
+        os.truncate(self.path, cut)
+        return cut
 
     def append(self, result: RolloutResult) -> None:
-        """Write one rollout as one line and make it durable."""
+        """Write one rollout as one line.
+
+        Raises:
+            ResultsWriteError: the write failed; the file was cut back to its
+                last complete record and this writer accepts no more lines.
+        """
+        if self.failed is not None:
+            raise self.failed
         try:
             text = result.model_dump_json()
         except ValueError:
@@ -167,14 +251,33 @@ class ResultsWriter:
             # rollout, with those characters replaced, rather than crash.
             text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
             text = text.encode("utf-8", "replace").decode("utf-8")
-        line = text.encode("utf-8") + b"\n"
-        self._fh.write(line)
-        self._fh.flush()
+        line = memoryview(text.encode("utf-8") + b"\n")
+        try:
+            done = 0
+            while done < len(line):
+                done += os.write(self._fd, line[done:])
+        except OSError as exc:
+            self._fail(exc)
+            assert self.failed is not None
+            raise self.failed from None
+        self._good += len(line)
+        self.written += 1
         self._dirty.set()
+
+    def _fail(self, exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        try:
+            os.ftruncate(self._fd, self._good)
+            fixed = "cut back to its last complete record"
+        except OSError as again:
+            fixed = (f"could not be cut back ({again.strerror}); the next reader skips the "
+                     "partial line")
+        self.failed = ResultsWriteError(f"cannot write {self.path}: {reason}; the file was "
+                                        f"{fixed}")
 
     def close(self) -> None:
         """Sync and close the file (never raises for a file that cannot be synced)."""
-        if self._fh.closed:
+        if self._fd < 0:
             return
         try:
             if self._syncer is not None:
@@ -182,21 +285,38 @@ class ResultsWriter:
                 self._closed.set()
                 self._dirty.set()
                 self._syncer.join()
-            with contextlib.suppress(OSError, ValueError):
-                self._fh.flush()
-                if self.fsync:
-                    os.fsync(self._fh.fileno())  # the last lines, whatever the thread did
+            if self.fsync:
+                with contextlib.suppress(OSError):
+                    os.fsync(self._fd)  # the last lines, whatever the thread did
         finally:
             with contextlib.suppress(OSError):
-                self._fh.close()
+                os.close(self._fd)
+            self._fd = -1
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write JSON via a temporary file and rename, so readers never see half a file."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text_atomic(path: str | Path, text: str, errors: str = "strict") -> None:
+    """Write a text file via a unique temporary file and rename.
+
+    Readers see the old file or the new one, never half of one; if writing
+    fails (a full disk), the temporary file is removed and the old file is
+    left as it was.
+    """
     p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 @dataclass
@@ -207,6 +327,8 @@ class RunData:
     config: dict[str, Any]
     results: list[RolloutResult]
     summary: dict[str, Any] = field(default_factory=dict)
+    #: Lines of results.jsonl that were skipped as corrupt (one message each).
+    problems: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -239,4 +361,6 @@ def load_run(path: str | Path) -> RunData:
             summary = json.loads(sum_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             summary = {}
-    return RunData(path=p, config=config, results=read_results(p / RESULTS), summary=summary)
+    found = read_results_file(p / RESULTS)
+    return RunData(path=p, config=config, results=found.results, summary=summary,
+                   problems=found.problems)

@@ -20,8 +20,11 @@ A reply is one of:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import random
+import socket
 import threading
 import time
 from collections import deque
@@ -42,7 +45,10 @@ __all__ = [
 Responder = Callable[[dict[str, Any]], Any]
 
 _FAULT_KINDS = ("429", "500", "timeout", "malformed_args", "text_tool_call",
-                "context_overflow", "400")
+                "context_overflow", "400", "401", "404", "malformed_json", "null_message",
+                "bad_usage", "empty_choices", "disconnect")
+#: Faults that answer 200 with a body that is not a usable chat completion.
+_BODY_FAULTS = ("malformed_json", "null_message", "bad_usage", "empty_choices")
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,11 @@ class Fault:
 
     Attributes:
         kind: ``429``, ``500``, ``timeout``, ``malformed_args``,
-            ``text_tool_call``, ``context_overflow`` or ``400``.
+            ``text_tool_call``, ``context_overflow``, ``400``, ``401``, ``404``;
+            or a 200 whose body is unusable: ``malformed_json`` (not JSON),
+            ``null_message``, ``bad_usage`` (non-numeric token counts),
+            ``empty_choices``; or ``disconnect`` (the connection is closed
+            without an answer).
         retry_after: Seconds for the ``Retry-After`` header of a 429.
         delay_s: How long a ``timeout`` fault hangs (make it longer than the
             client's timeout; the server wakes it when it stops).
@@ -135,6 +145,19 @@ def _estimate_tokens(value: Any) -> int:
     return max(1, len(text) // 4) if text else 0
 
 
+_OK_MESSAGE = {"role": "assistant", "content": "ok"}
+#: 200 bodies that are not a usable chat completion.
+_BAD_BODIES: dict[str, bytes] = {
+    "malformed_json": b'{"id": "chatcmpl-x", "choices": [{"message": ',
+    "null_message": json.dumps({"id": "x", "object": "chat.completion", "choices": [
+        {"index": 0, "message": None, "finish_reason": "stop"}]}).encode(),
+    "bad_usage": json.dumps({"id": "x", "object": "chat.completion", "choices": [
+        {"index": 0, "message": _OK_MESSAGE, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": "many", "completion_tokens": None}}).encode(),
+    "empty_choices": json.dumps({"id": "x", "object": "chat.completion", "choices": []}).encode(),
+}
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -176,9 +199,32 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout)
 
+    def _send_raw(self, status: int, data: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _refused(self) -> bool:
+        """Answer 401 for a wrong key (when the server requires one)."""
+        owner = self.server.owner
+        if owner.api_key is None:
+            return False
+        if self.headers.get("Authorization") == f"Bearer {owner.api_key}":
+            return False
+        self._send_json(401, _error_body("Incorrect API key provided.",
+                                         "invalid_request_error", "invalid_api_key"))
+        return True
+
     def do_GET(self) -> None:
         owner = self.server.owner
         owner._record("GET", self.path, dict(self.headers.items()), None)
+        if self._refused():
+            return
         if self.path.rstrip("/") == "/v1/models":
             self._send_json(200, {"object": "list", "data": [
                 {"id": owner.model_name, "object": "model", "created": 0, "owned_by": "toolgym"}
@@ -201,14 +247,46 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._send_json(400, _error_body("request body must be JSON with 'messages'"))
             return
+        if self._refused():
+            return
+        if owner.strict_model and body.get("model") != owner.model_name:
+            self._send_json(404, _error_body(f"The model `{body.get('model')}` does not exist.",
+                                             code="model_not_found"))
+            return
+        preflight = self.headers.get("X-Toolgym-Preflight") == "1"
         owner._enter()
+        status: int
+        payload: Any
+        headers: dict[str, str]
         try:
-            status, payload, headers = owner._handle_chat(body)
+            if preflight:
+                status, payload, headers = 200, owner._preflight_reply(body), {}
+            else:
+                status, payload, headers = owner._handle_chat(body)
         except Exception as exc:  # a responder bug becomes a visible 500
             status, payload, headers = 500, _error_body(f"responder failed: {exc!r}"), {}
         finally:
             owner._leave()
-        self._send_json(status, payload, headers)
+        if isinstance(payload, bytes):
+            self._send_raw(status, payload)
+        elif payload is _DISCONNECT:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self._send_json(status, payload, headers)
+
+
+def _is_chat(r: RecordedRequest) -> bool:
+    return r.method == "POST" and r.path.rstrip("/").endswith("/chat/completions")
+
+
+def _is_preflight(r: RecordedRequest) -> bool:
+    return any(k.lower() == "x-toolgym-preflight" and v == "1" for k, v in r.headers.items())
+
+
+#: Payload meaning "close the connection without answering".
+_DISCONNECT = object()
 
 
 def _error_body(message: str, kind: str = "invalid_request_error",
@@ -224,6 +302,18 @@ class FakeOpenAIServer:
         script: Replies played in order (see :func:`scripted_responder`).
         latency_ms: Delay added to every chat request.
         model_name: The model listed by ``GET /v1/models``.
+        api_key: When set, requests without ``Authorization: Bearer <api_key>``
+            get 401 (as a real server with a wrong key).
+        strict_model: Answer 404 to chat requests for another model than
+            ``model_name``.
+        fault_rates: Random faults: ``{"malformed_json": 0.05, "500": 0.1}``
+            (each chat request draws at most one, after queued faults).
+        seed: Seed of the random faults.
+
+    Requests carrying the ``X-Toolgym-Preflight: 1`` header (toolgym's
+    endpoint preflight) are answered by the server itself, without using the
+    responder or any fault: a ``ping`` tool call when tools are offered and no
+    tool result is in the conversation yet, else ``pong``.
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
@@ -235,6 +325,10 @@ class FakeOpenAIServer:
         script: Sequence[Any] | None = None,
         latency_ms: float = 0.0,
         model_name: str = "fake-model",
+        api_key: str | None = None,
+        strict_model: bool = False,
+        fault_rates: dict[str, float] | None = None,
+        seed: int = 0,
     ) -> None:
         if responder is not None and script is not None:
             raise ValueError("give a responder or a script, not both")
@@ -243,6 +337,14 @@ class FakeOpenAIServer:
         )
         self.latency_ms = latency_ms
         self.model_name = model_name
+        self.api_key = api_key
+        self.strict_model = strict_model
+        self.fault_rates = dict(fault_rates or {})
+        for kind in self.fault_rates:
+            Fault(kind)  # validates the name
+        self._rng = random.Random(seed)
+        #: Faults served so far, by kind.
+        self.faults_served: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -316,10 +418,19 @@ class FakeOpenAIServer:
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
-        """Bodies of the chat completion requests received, in arrival order."""
+        """Bodies of the chat completion requests received, in arrival order.
+
+        Preflight requests (answered by the server itself) are not included;
+        see :attr:`preflight_requests`.
+        """
         with self._lock:
-            return [r.body for r in self.requests
-                    if r.method == "POST" and r.path.rstrip("/").endswith("/chat/completions")]
+            return [r.body for r in self.requests if _is_chat(r) and not _is_preflight(r)]
+
+    @property
+    def preflight_requests(self) -> list[RecordedRequest]:
+        """Requests marked as toolgym's endpoint preflight (models list and chat)."""
+        with self._lock:
+            return [r for r in self.requests if _is_preflight(r)]
 
     def _record(self, method: str, path: str, headers: dict[str, str], body: Any) -> None:
         with self._lock:
@@ -341,6 +452,13 @@ class FakeOpenAIServer:
             self._stopping.wait(self.latency_ms / 1000.0)
         with self._lock:
             fault = self._faults.popleft() if self._faults else None
+            if fault is None:
+                for kind, rate in self.fault_rates.items():
+                    if self._rng.random() < rate:
+                        fault = Fault(kind, delay_s=60.0)
+                        break
+            if fault is not None:
+                self.faults_served[fault.kind] = self.faults_served.get(fault.kind, 0) + 1
         if fault is not None and fault.kind not in ("malformed_args", "text_tool_call"):
             return self._fault_reply(fault)
         reply = self.responder(body)
@@ -353,7 +471,25 @@ class FakeOpenAIServer:
             return 200, reply, {}
         return 200, self._completion(body, reply, fault), {}
 
+    def _preflight_reply(self, request: dict[str, Any]) -> dict[str, Any]:
+        answered = any(m.get("role") == "tool" for m in request.get("messages", []))
+        if request.get("tools") and not answered:
+            name = request["tools"][0].get("function", {}).get("name", "ping")
+            return self._completion(request, {"tool_calls": [{"name": name, "arguments": {}}]},
+                                    None)
+        return self._completion(request, "pong", None)
+
     def _fault_reply(self, fault: Fault) -> tuple[int, Any, dict[str, str]]:
+        if fault.kind in _BODY_FAULTS:
+            return 200, _BAD_BODIES[fault.kind], {}
+        if fault.kind == "disconnect":
+            return 0, _DISCONNECT, {}
+        if fault.kind == "401":
+            return 401, _error_body("Incorrect API key provided: sk-test****1234.",
+                                    code="invalid_api_key"), {}
+        if fault.kind == "404":
+            return 404, _error_body(f"The model `{self.model_name}x` does not exist.",
+                                    code="model_not_found"), {}
         if fault.kind == "429":
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
             return 429, _error_body("Rate limit reached", "rate_limit_error",
