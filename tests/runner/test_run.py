@@ -70,8 +70,14 @@ def test_torn_last_line_is_repaired_on_resume(tmp_path: Path) -> None:
     (out / "results.jsonl").write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
     assert len(load_run(out).results) == 2  # the torn line is ignored by readers
     run = toolgym.resume(out)
-    assert sorted(r.key for r in run.results) == [(t.id, 0) for t in
-                                                   toolgym.load_domain("airline").tasks[:3]]
+    expected = [(t.id, 0) for t in toolgym.load_domain("airline").tasks[:3]]
+    assert sorted(r.key for r in run.results) == expected
+    # On disk: every line whole, each (task, trial) exactly once, nothing skipped.
+    on_disk = (out / "results.jsonl").read_bytes().split(b"\n")
+    assert on_disk[-1] == b""
+    records = [json.loads(line) for line in on_disk[:-1]]
+    assert sorted((r["task_id"], r["trial"]) for r in records) == expected
+    assert load_run(out).problems == []
 
 
 def test_config_json_has_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -370,5 +370,5 @@ def register(app: typer.Typer) -> None:
 #: ``--agent-arg`` / ``--user-arg`` keys that configure the strategy rather than the model;
 #: every other key is a model argument (sampling parameters, oracle error_rate, latency_ms).
 _STRATEGY_ARGS = frozenset({
-    "examples", "num_examples", "max_confirmations", "turns", "max_retries",
+    "examples", "num_examples", "max_confirmations", "turns", "max_redrafts",
 })
