@@ -178,14 +178,29 @@ def _label(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
 
 
-def build_run_view(run: RunData, index: int, seed: int = 0) -> RunView:
-    """Compute the summary, compact rows and chart data of one run."""
+def run_seed(run: RunData) -> int:
+    """The seed a run was made with (0 when its config does not say)."""
+    cfg = run.config.get("config")
+    seed = cfg.get("seed") if isinstance(cfg, dict) else None
+    return seed if isinstance(seed, int) else 0
+
+
+def build_run_view(run: RunData, index: int, seed: int | None = None) -> RunView:
+    """Compute the summary, compact rows and chart data of one run.
+
+    Args:
+        run: The loaded run.
+        index: Its position in the report.
+        seed: Seed of the bootstrap intervals; by default the run's own seed,
+            so the report shows the same intervals as its summary.json.
+    """
     results, dups = _dedupe(run.results)
+    seed = run_seed(run) if seed is None else seed
     trials_cfg = run.config.get("trials")
     trials = trials_cfg if isinstance(trials_cfg, int) and trials_cfg > 0 else None
     summary = summarize(results, trials=trials, seed=seed)
     per_task: dict[str, list[float]] = {}
-    for r in results:
+    for r in sorted(results, key=lambda r: (task_sort_key(r.task_id), r.trial)):
         if r.reward is not None:
             per_task.setdefault(r.task_id, []).append(r.reward)
     reward_ci = bootstrap_ci([sum(v) / len(v) for v in per_task.values()], seed=seed)

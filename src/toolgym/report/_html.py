@@ -327,7 +327,7 @@ def _data_blocks(views: list[RunView], live: dict[str, Any] | None) -> list[str]
 
 
 def report_html(runs: Sequence[RunData], title: str | None = None, *,
-                live: dict[str, Any] | None = None, seed: int = 0) -> str:
+                live: dict[str, Any] | None = None, seed: int | None = None) -> str:
     """The report page as a string (see :func:`render_report`).
 
     Args:
@@ -336,7 +336,8 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
         live: For the live viewer: ``{"poll": bool, "in_progress": bool,
             "refresh_s": float, "version": str}``; with ``poll`` the page polls
             ``/version`` and reloads when it changes.
-        seed: Seed of the bootstrap and permutation statistics.
+        seed: Seed of the bootstrap and permutation statistics (default: each
+            run's own seed for its intervals, 0 for comparisons).
     """
     if not runs:
         raise ValueError("render_report needs at least one run")
@@ -358,7 +359,7 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
     csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
            "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")
     body = [
-        _header(views, title), _summary(views), _pass_k(views), _compare(views, seed),
+        _header(views, title), _summary(views), _pass_k(views), _compare(views, seed or 0),
         _usage(views), _terminations(views), _failures(views), _latency(views), _grid(views),
     ]
     parts = [
@@ -374,7 +375,7 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
 
 
 def render_report(runs: Sequence[RunData], out: str | Path, title: str | None = None,
-                  seed: int = 0) -> Path:
+                  seed: int | None = None) -> Path:
     """Write a self-contained HTML report of one or more runs.
 
     The file needs no network and works from ``file://``: summary, pass^k
