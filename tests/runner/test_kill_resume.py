@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -40,9 +41,14 @@ def test_sigkill_then_resume_finds_each_rollout_once(tmp_path: Path) -> None:
     assert 3 <= len(partial) < 24
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    keys = [r.key for r in load_run(out).results]
     tasks = [t.id for t in toolgym.load_domain("airline").tasks[:12]]
-    assert sorted(keys) == sorted((t, trial) for t in tasks for trial in range(2))
+    expected = sorted((t, trial) for t in tasks for trial in range(2))
+    assert sorted(r.key for r in load_run(out).results) == expected
+    # What is on disk, not what the de-duplicating loader shows: one line each.
+    raw = (out / "results.jsonl").read_bytes()
+    assert raw.endswith(b"\n")
+    on_disk = [(json.loads(x)["task_id"], json.loads(x)["trial"]) for x in raw.splitlines()]
+    assert sorted(on_disk) == expected
 
 
 def test_sigint_stops_launching_and_prints_resume_command(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -47,22 +48,35 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 EXPECTED = {(t.id, trial) for t in toolgym.load_domain("airline").tasks[:5] for trial in (0, 1)}
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(keep=st.lists(st.booleans(), min_size=10, max_size=10),
-       tear=st.integers(min_value=0, max_value=200))
+       torn_line=st.integers(min_value=0, max_value=9),
+       tear=st.one_of(st.none(), st.floats(min_value=0.0, max_value=1.0),
+                      st.just(-1)))  # -1: one byte short (only the newline missing)
 def test_resume_never_duplicates_or_loses_a_rollout(finished_run: Path, keep: list[bool],
-                                                    tear: int) -> None:
+                                                    torn_line: int,
+                                                    tear: float | int | None) -> None:
     base = finished_run
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "r"
         shutil.copytree(base, run_dir)
         lines = (run_dir / "results.jsonl").read_bytes().splitlines(keepends=True)
         kept = [line for line, k in zip(lines, keep, strict=True) if k]
-        # Optionally a torn last line, as a hard kill could leave.
-        torn = lines[0][: tear] if tear and tear < len(lines[0]) else b""
+        # Optionally a torn last line, as a hard kill could leave: cut anywhere,
+        # from the first byte to one byte short of complete.
+        victim = lines[torn_line]
+        if tear is None:
+            torn = b""
+        elif tear == -1:
+            torn = victim[:-1]
+        else:
+            torn = victim[: max(1, int(tear * (len(victim) - 1)))]
         (run_dir / "results.jsonl").write_bytes(b"".join(kept) + torn)
         toolgym.resume(run_dir)
-        keys = [r.key for r in load_run(run_dir).results]
-        raw = (run_dir / "results.jsonl").read_bytes().splitlines()
-        assert len(raw) == len(keys) == 10  # every line a whole record, none repeated
+        raw = (run_dir / "results.jsonl").read_bytes()
+        assert raw.endswith(b"\n")  # the torn tail was cut, not appended to
+        records = [json.loads(line) for line in raw.splitlines()]  # every line whole
+        keys = [(r["task_id"], r["trial"]) for r in records]
+        assert len(keys) == len(set(keys)) == 10  # none repeated on disk, none lost
         assert set(keys) == EXPECTED
+        assert sorted(r.key for r in load_run(run_dir).results) == sorted(EXPECTED)
