@@ -166,8 +166,8 @@ def results_table(summary: dict[str, Any], title: str = "Results",
         else:
             table.add_row(f"pass^{k}", _rate(v))
     if summary.get("judge_needed"):
-        table.add_row("judge needed", f"{summary['judge_needed']} (grade them with a judge: "
-                      "--judge-model MODEL)")
+        table.add_row("judge needed", f"{summary['judge_needed']} (NL assertions: rerun with "
+                      "--judge-model MODEL --out NEW_DIR to grade them)")
     if results is not None:
         for category, n in _failure_counts(results).most_common():
             table.add_row(f"failed: {escape(category)}", str(n))
