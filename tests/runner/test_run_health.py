@@ -67,6 +67,10 @@ def test_bad_replies_are_retried_counted_and_lose_nothing(kind: str, tmp_path: P
     on_disk = sum(r["retries"].get(cause, 0) for r in _lines(tmp_path / "r"))
     assert on_disk == served == run.summary["retries"][cause]
     assert set(_count_keys(tmp_path / "r").values()) == {1}
+    from toolgym.report import render_report
+
+    html = render_report([toolgym.load_run(tmp_path / "r")], tmp_path / "r.html").read_text()
+    assert f"<td>{cause}: {served}</td>" in html  # the report shows the retries too
 
 
 def test_a_reply_that_stays_malformed_ends_the_rollout_as_an_infra_error(tmp_path: Path

@@ -111,6 +111,7 @@ def _summary(views: list[RunView]) -> str:
            "<th class=num>tasks</th><th class=num>avg reward</th><th>95% CI</th>"
            "<th class=num>pass^1 (tau-bench)</th><th>95% CI</th><th class=num>pass^1 (tau2)</th>"
            "<th class=num>judge needed</th><th class=num>infra errors</th>"
+           "<th>retried calls</th>"
            "<th class=num>cost</th><th class=num>cost / rollout</th></tr>"]
     for v in views:
         s = v.summary
@@ -124,6 +125,7 @@ def _summary(views: list[RunView]) -> str:
             f"<td class=ci>{_ci(s['pass1_ci'])}</td>"
             f"<td class=num>{_num(s['pass_k']['tau2'].get('1'))}</td>"
             f"<td class=num>{s['judge_needed']}</td><td class=num>{s['infra_errors']}</td>"
+            f"<td>{_retries(s.get('retries') or {})}</td>"
             f"<td class=num>{_money(cost)}</td>"
             f"<td class=num>{_money(per) if per is not None else 'unknown'}</td></tr>")
     out.append("</table><div class=note>Average reward excludes rollouts waiting for a judge; "
@@ -131,8 +133,16 @@ def _summary(views: list[RunView]) -> str:
                "counts every trial and infrastructure errors as failures; <b>tau2</b> "
                "convention leaves out trials that ended in infrastructure errors and skips "
                "tasks with fewer than k valid trials. Rollouts waiting for a judge count as "
-               "not passed in both.</div>")
+               "not passed in both. Retried calls: model calls retried during the run, by "
+               "cause (429, 5xx, timeout, connection, malformed reply).</div>")
     return "".join(out)
+
+
+def _retries(by_cause: dict[str, int]) -> str:
+    """``429: 3, 5xx: 1`` (model calls retried, by cause), or ``0``."""
+    if not by_cause:
+        return "0"
+    return escape(", ".join(f"{cause}: {n}" for cause, n in by_cause.items()))
 
 
 def _pass_k(views: list[RunView]) -> str:
