@@ -53,7 +53,7 @@ def test_report_skips_and_names_a_corrupt_line(app: typer.Typer, two_runs: tuple
     out = tmp_path / "r.html"
     res = runner.invoke(app, ["report", str(run_dir), "-o", str(out)])
     assert res.exit_code == 0, res.output
-    assert f"results.jsonl:3: skipped" in res.stderr
+    assert "results.jsonl:3: skipped" in res.stderr
     assert out.exists()
 
 

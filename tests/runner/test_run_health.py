@@ -291,7 +291,7 @@ def test_resume_may_change_how_models_are_reached_not_what_is_evaluated(
     assert any(c.startswith("agent.timeout_s") for c in change["changed"])
     res = cli.invoke(app, ["resume", str(out), "--agent-arg", "temperature=0.5"])
     assert res.exit_code == 2 and "client settings" in res.stderr
-    with pytest.raises(ConfigError, match="agent.model.model"):
+    with pytest.raises(ConfigError, match=r"agent\.model\.model"):
         toolgym.run(domain="airline", agent_model={"model": "openai/other",
                                                    "base_url": moved},
                     tasks="0-1", out=out)

@@ -33,15 +33,16 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from toolgym.errors import ConfigError, DataError, ToolgymError
 from toolgym.runner._config import RunConfig
 from toolgym.runner._results import RolloutResult
 
 __all__ = [
+    "RecordsFile",
     "ResultsFile",
     "ResultsWriteError",
     "ResultsWriter",
@@ -49,6 +50,7 @@ __all__ = [
     "load_run",
     "load_run_config",
     "read_config_record",
+    "read_records",
     "read_results",
     "read_results_file",
     "write_json_atomic",
@@ -63,6 +65,20 @@ CONFIG = "config.json"
 SUMMARY = "summary.json"
 
 
+R = TypeVar("R", bound=BaseModel)
+
+
+@dataclass
+class RecordsFile(Generic[R]):
+    """What :func:`read_records` found in a JSON-lines file of records."""
+
+    records: list[R]
+    #: One line per skipped line: ``"results.jsonl:66: ..."`` (corrupt records).
+    problems: list[str] = field(default_factory=list)
+    #: Records superseded by a newer record of the same key.
+    replaced: int = 0
+
+
 @dataclass
 class ResultsFile:
     """What :func:`read_results_file` found in a results.jsonl."""
@@ -74,24 +90,25 @@ class ResultsFile:
     replaced: int = 0
 
 
-def read_results_file(path: str | Path) -> ResultsFile:
-    """Read a results.jsonl leniently.
+def read_records(path: str | Path, record_type: type[R], what: str = "record"
+                 ) -> RecordsFile[R]:
+    """Read an append-only JSON-lines file of records leniently.
 
     A torn final line (a hard kill mid-write) is ignored silently; a corrupt
     line elsewhere (a disk that filled up, a hand edit) is skipped and
-    reported in ``problems``, so one bad line never makes a run unreadable.
-    When a (task, trial) has several records (``--retry-errors`` appends a
-    new one), the newest wins and the pair counts once, at the position of
-    its first record.
+    reported in ``problems``, so one bad line never makes a file unreadable.
+    When several records share a key (the record's ``key`` property, e.g.
+    (task, trial)), the newest wins and counts once, at the position of its
+    first record.
     """
     p = Path(path)
     if not p.exists():
-        return ResultsFile([])
+        return RecordsFile([])
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise DataError(f"{p}: cannot read: {exc.strerror}") from None
-    by_key: dict[tuple[str, int], RolloutResult] = {}
+    by_key: dict[Any, R] = {}
     problems: list[str] = []
     replaced = 0
     lines = data.split(b"\n")
@@ -100,15 +117,26 @@ def read_results_file(path: str | Path) -> ResultsFile:
         if not line.strip():
             continue
         try:
-            result = RolloutResult.model_validate_json(line)
+            record = record_type.model_validate_json(line)
         except ValidationError as exc:
-            problems.append(f"{p}:{lineno}: skipped, not a valid rollout record "
+            problems.append(f"{p}:{lineno}: skipped, not a valid {what} "
                             f"({exc.errors()[0]['msg']})")
             continue
-        if result.key in by_key:
+        key = getattr(record, "key")  # noqa: B009 - every record type has a key property
+        if key in by_key:
             replaced += 1
-        by_key[result.key] = result  # insertion order stays that of the first record
-    return ResultsFile(list(by_key.values()), problems, replaced)
+        by_key[key] = record  # insertion order stays that of the first record
+    return RecordsFile(list(by_key.values()), problems, replaced)
+
+
+def read_results_file(path: str | Path) -> ResultsFile:
+    """Read a results.jsonl leniently (see :func:`read_records`).
+
+    When a (task, trial) has several records (``--retry-errors`` appends a
+    new one), the newest wins.
+    """
+    found = read_records(path, RolloutResult, "rollout record")
+    return ResultsFile(found.records, found.problems, found.replaced)
 
 
 def read_results(path: str | Path) -> list[RolloutResult]:
@@ -235,8 +263,8 @@ class ResultsWriter:
         os.truncate(self.path, cut)
         return cut
 
-    def append(self, result: RolloutResult) -> None:
-        """Write one rollout as one line.
+    def append(self, result: BaseModel) -> None:
+        """Write one record (a rollout, a score) as one line.
 
         Raises:
             ResultsWriteError: the write failed; the file was cut back to its
