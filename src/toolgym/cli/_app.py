@@ -75,10 +75,11 @@ def validate(
 
 
 def _register_commands() -> None:
-    from toolgym.cli import _report_cmds, _run_cmds
+    from toolgym.cli import _judge_cmds, _report_cmds, _run_cmds
 
     _run_cmds.register(app)
     _report_cmds.register(app)
+    _judge_cmds.register(app)
 
 
 _register_commands()

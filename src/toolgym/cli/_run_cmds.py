@@ -82,7 +82,7 @@ def _finish(run_dir: Path, data: Any, report: bool) -> None:
 
     summary = data.summary
     out.print(results_table(summary, title=f"Results: {escape(str(run_dir))}",
-                            results=data.results))
+                            results=data.results, run_dir=str(run_dir)))
     if report:
         from toolgym.report import render_report
 

@@ -16,13 +16,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from toolgym.evaluation._evaluate import NLJudgment
+from toolgym.errors import ConfigError
+from toolgym.evaluation._evaluate import Evaluator, NLJudgment
 from toolgym.evaluation._types import NLAssertionCheck
+from toolgym.judges._base import Judge, JudgeContext, Score, register_judge
 from toolgym.messages import Message, Usage
 from toolgym.models._base import Model, TerminalModelError
 from toolgym.tasks import Task
 
-__all__ = ["NLAssertionJudge", "render_transcript"]
+__all__ = ["NLAssertionJudge", "NLScoringJudge", "render_transcript"]
 
 _SYSTEM = """You grade a customer-service conversation between an AI agent and a customer.
 For each numbered assertion, decide whether the conversation satisfies it.
@@ -106,3 +108,56 @@ class NLAssertionJudge:
                                         justification=item.get("justification"),
                                         turn=turn if isinstance(turn, int) else None))
         return out
+
+
+@register_judge("nl")
+class NLScoringJudge(Judge):
+    """Grades the NL assertions of rollouts that waited for a judge, then their reward.
+
+    Applies to rollouts whose breakdown is ``judge_needed`` (run without a
+    judge model) or ``judge_failed``. The reward is recomputed by the task's
+    ``reward_basis`` with the verdicts; the score is that reward, and the full
+    new breakdown is kept in ``details["breakdown"]`` (``toolgym.load_run``
+    applies it to the run in memory).
+
+    Args (``--judge-arg``): ``attempts`` (model replies tried per rollout, default 2).
+    """
+
+    needs_model = True
+    allowed_args = frozenset({"attempts"})
+
+    def __init__(self, ctx: JudgeContext) -> None:
+        super().__init__(ctx)
+        attempts = ctx.args.get("attempts", 2)
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+            raise ConfigError(f"judge 'nl': attempts must be an integer >= 1, got {attempts!r}")
+        self.grader = NLAssertionJudge(self.model, attempts=attempts)
+        self.evaluator = Evaluator(ctx.domain)
+
+    def applies(self, result: Any) -> bool:
+        """Only rollouts whose reward waits for NL verdicts."""
+        return bool(result.breakdown.status in ("judge_needed", "judge_failed")
+                    and result.termination.normal)
+
+    async def score(self, task: Task, result: Any) -> Score:
+        """Grade the assertions and recompute the reward."""
+        assertions = (task.evaluation_criteria.nl_assertions or []
+                      if task.evaluation_criteria else [])
+        judgment = await self.grader.grade(task, result.messages, assertions)
+        breakdown = self.evaluator.evaluate(task, result.messages, normal_end=True,
+                                            nl_checks=judgment.checks)
+        breakdown.judge_usage = judgment.usage
+        breakdown.notes.append("NL assertions graded after the run (toolgym judge --judge nl)")
+        unmet = [c for c in judgment.checks if c.met is False]
+        feedback = "; ".join(f"not met: {c.assertion}" + (f" ({c.justification})"
+                                                           if c.justification else "")
+                             for c in unmet) or "every NL assertion met"
+        return Score(
+            task_id=result.task_id, trial=result.trial, judge=self.ctx.name,
+            success=breakdown.reward is not None and breakdown.reward >= 1.0 - 1e-6,
+            score=breakdown.reward, feedback=feedback,
+            failures=[{"type": "nl_assertion", "assertion": c.assertion,
+                       "justification": c.justification, "turn": c.turn} for c in unmet],
+            usage=judgment.usage,
+            details={"breakdown": breakdown.model_dump(mode="json")},
+        )

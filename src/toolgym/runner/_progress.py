@@ -137,13 +137,15 @@ def _category(reason: str) -> str:
 
 
 def results_table(summary: dict[str, Any], title: str = "Results",
-                  results: Sequence[RolloutResult] | None = None) -> Table:
+                  results: Sequence[RolloutResult] | None = None,
+                  run_dir: str | None = None) -> Table:
     """The end-of-run table: rewards, pass^k, failures, infrastructure errors, usage.
 
     Args:
         summary: The run's summary (``summary.json``).
         title: The table title.
         results: The run's rollouts, for the failure categories (optional).
+        run_dir: The run directory, for the commands the table suggests.
     """
     table = Table(title=title, show_header=True)
     table.add_column("metric")
@@ -166,8 +168,9 @@ def results_table(summary: dict[str, Any], title: str = "Results",
         else:
             table.add_row(f"pass^{k}", _rate(v))
     if summary.get("judge_needed"):
-        table.add_row("judge needed", f"{summary['judge_needed']} (NL assertions: rerun with "
-                      "--judge-model MODEL --out NEW_DIR to grade them)")
+        where = escape(run_dir) if run_dir else "RUN_DIR"
+        table.add_row("judge needed", f"{summary['judge_needed']} (grade them: toolgym judge "
+                      f"{where} --judge nl --judge-model MODEL)")
     if results is not None:
         for category, n in _failure_counts(results).most_common():
             table.add_row(f"failed: {escape(category)}", str(n))
@@ -185,4 +188,9 @@ def results_table(summary: dict[str, Any], title: str = "Results",
                       f"{u.get('prompt_tokens', 0)}/{u.get('completion_tokens', 0)} {cost_s}")
     for term, n in (summary.get("terminations") or {}).items():
         table.add_row(f"ended: {term}", str(n))
+    for name, sc in (summary.get("scorings") or {}).items():
+        rate = sc.get("success_rate")
+        table.add_row(f"scoring {escape(name)} ({escape(str(sc.get('judge')))})",
+                      ("-" if rate is None else f"{rate:.3f}") + f" of {sc.get('n_scored', 0)}"
+                      + (f", {sc['errors']} errors" if sc.get("errors") else ""))
     return table

@@ -355,8 +355,10 @@ class RunData:
     config: dict[str, Any]
     results: list[RolloutResult]
     summary: dict[str, Any] = field(default_factory=dict)
-    #: Lines of results.jsonl that were skipped as corrupt (one message each).
+    #: Lines of results.jsonl (or scores/) that were skipped as corrupt (one message each).
     problems: list[str] = field(default_factory=list)
+    #: Scorings of the run by name (``scores/<name>.jsonl``): lists of judges' Scores.
+    scorings: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -375,7 +377,13 @@ class RunData:
 
 
 def load_run(path: str | Path) -> RunData:
-    """Load a run directory written by :func:`toolgym.run` (or ``toolgym run``)."""
+    """Load a run directory written by :func:`toolgym.run` (or ``toolgym run``).
+
+    Scorings in ``scores/`` are loaded too (``RunData.scorings``); the
+    ``nl`` scoring (``toolgym judge RUN --judge nl``) fills in the reward of
+    rollouts that were waiting for a judge, in memory (results.jsonl is never
+    rewritten).
+    """
     p = Path(path)
     if not p.is_dir():
         raise DataError(f"{p}: run directory not found")
@@ -387,8 +395,46 @@ def load_run(path: str | Path) -> RunData:
     if sum_path.exists():
         try:
             summary = json.loads(sum_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             summary = {}
     found = read_results_file(p / RESULTS)
-    return RunData(path=p, config=config, results=found.results, summary=summary,
-                   problems=found.problems)
+    scorings, problems = _read_scorings(p)
+    results = found.results
+    if "nl" in scorings:
+        results = _apply_nl(results, scorings["nl"])
+    return RunData(path=p, config=config, results=results, summary=summary,
+                   problems=found.problems + problems, scorings=scorings)
+
+
+def _read_scorings(run_dir: Path) -> tuple[dict[str, list[Any]], list[str]]:
+    folder = run_dir / "scores"
+    if not folder.is_dir():
+        return {}, []
+    from toolgym.judges._base import Score
+
+    scorings: dict[str, list[Any]] = {}
+    problems: list[str] = []
+    for f in sorted(folder.glob("*.jsonl")):
+        got = read_records(f, Score, "score")
+        scorings[f.stem] = got.records
+        problems.extend(got.problems)
+    return scorings, problems
+
+
+def _apply_nl(results: list[RolloutResult], scores: list[Any]) -> list[RolloutResult]:
+    """Rollouts that waited for a judge, with the nl scoring's verdicts filled in."""
+    from toolgym.evaluation._types import RewardBreakdown
+
+    by_key = {s.key: s for s in scores if s.success is not None and "breakdown" in s.details}
+    out: list[RolloutResult] = []
+    for r in results:
+        score = by_key.get(r.key)
+        if score is None or r.breakdown.status not in ("judge_needed", "judge_failed"):
+            out.append(r)
+            continue
+        breakdown = RewardBreakdown.model_validate(score.details["breakdown"])
+        usage = dict(r.usage)
+        usage["judge"] = usage["judge"] + score.usage if "judge" in usage else score.usage
+        out.append(r.model_copy(update={"reward": breakdown.reward, "breakdown": breakdown,
+                                        "usage": usage}))
+    return out
