@@ -38,7 +38,7 @@ def embedded_key(draw: st.DrawFn) -> tuple[str, str]:
         (url_body, "https://h/v1?access_token={}"),
         (url_body, "http://user:{}@localhost:8000/v1"),
         (hex_body, "Incorrect API key provided: {}"), (hex_body, "invalid token {}"),
-        (hex_body, "secret={}"), (token_body, "Your api key is: sk-{}"),
+        (hex_body, "secret={}"), (body, "Your api key is: sk-{}"),
     ]
     strategy, template = draw(st.sampled_from(formats))
     secret = draw(strategy)

@@ -31,18 +31,22 @@ _STRONG_NAMES = (
 # Names that are secrets in a query string (``?key=...``) but ordinary words in prose.
 _QUERY_NAMES = rf"{_STRONG_NAMES}|key|token|secret|sig|signature|auth|code|credentials?"
 
+# A value may end in a mask left by an earlier rule ("x-api-key: sk-***"): it is
+# taken in, so the result reads "x-api-key: ***", not "x-api-key: ******".
+_OLD_MASK = r"(?:\*\*\*)?"
+
 # Characters of a token: base64 (standard and URL-safe), hex, JWT dots, '~'.
 _TOKEN = r"[A-Za-z0-9._~+/=-]"
 
-# (pattern, replacement), applied in order. No value class holds '*' and the
+# (pattern, replacement), applied in order. No value may start with '*' and the
 # optional schemes are possessive ("Bearer ***" is not read as the value
 # "Bearer"), so no rule matches a mask left by another: redaction is idempotent.
 _RULES: list[tuple[re.Pattern[str], str]] = [
     # http://user:key@host/ and http://token@host/
-    (re.compile(r"(://)[^\s/?#@\"'<>]+@"), rf"\1{MASK}@"),
+    (re.compile(r"(://)[^\s/?#@\"'<>*]+@"), rf"\1{MASK}@"),
     # Authorization: Bearer <token> / Authorization: <token> (also in JSON and repr forms)
     (re.compile(r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
-                r"((?:bearer|basic|token|digest|apikey|key)\s+)?+[^\s\"',;}*]+"),
+                rf"((?:bearer|basic|token|digest|apikey|key)\s+)?+[^\s\"',;}}*]+{_OLD_MASK}"),
      rf"\1\2{MASK}"),
     # Cookie headers: the whole value.
     (re.compile(r"(?i)((?<![A-Za-z0-9])(?:set-)?cookie[\"']?\s*:\s*)[^\s\"'*][^\r\n\"']*"),
@@ -53,13 +57,13 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     # Groq, xAI, Perplexity, NVIDIA, Hugging Face, GitHub, GitLab, Replicate,
     # Google, AWS access key ids, Slack; then JSON Web Tokens.
     (re.compile(r"(sk-|gsk_|xai-|pplx-|nvapi-|hf_|gh[pousr]_|github_pat_|glpat-|r8_"
-                rf"|AIza|AKIA|ASIA|xox[abprs]-){_TOKEN}{{16,}}"), rf"\1{MASK}"),
+                r"|AIza|AKIA|ASIA|xox[abprs]-)[A-Za-z0-9_-]{16,}"), rf"\1{MASK}"),
     (re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), f"eyJ{MASK}"),
     # api_key=..., "x-api-key": "...", password: ... (names that are always secrets)
     (re.compile(rf"(?i)((?<![A-Za-z0-9])(?:{_STRONG_NAMES})[\"']?\s*[:=]\s*[\"']?)"
-                r"(?:bearer\s+)?+[^\s\"'&,;}<>)\]*]+"), rf"\1{MASK}"),
+                rf"(?:bearer\s+)?+[^\s\"'&,;}}<>)\]*]+{_OLD_MASK}"), rf"\1{MASK}"),
     # ?key=..., &token=..., &sig=... in URLs
-    (re.compile(rf"(?i)([?&;](?:{_QUERY_NAMES})=)[^&#\s\"'<>*]+"), rf"\1{MASK}"),
+    (re.compile(rf"(?i)([?&;](?:{_QUERY_NAMES})=)[^&#\s\"'<>*]+{_OLD_MASK}"), rf"\1{MASK}"),
     # A long token right after a key-like word: "API key provided: 3f9a...", "token 0a1b..."
     (re.compile(rf"(?i)((?<![A-Za-z0-9])(?:key|token|secret|password|credentials?)"
                 rf"(?:\s+(?:provided|is|was))?[\s\"':=]{{1,4}}){_TOKEN}{{16,}}"), rf"\1{MASK}"),

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolgym._secrets import redact_secrets
 from toolgym.evaluation._metrics import bootstrap_ci, summarize, task_sort_key
 from toolgym.runner._results import RolloutResult, Termination
 from toolgym.runner._store import RunData
@@ -121,6 +122,12 @@ def trajectory_payload(r: RolloutResult, strings: dict[str, int] | None = None
         if strings and m.content is not None and m.content in strings:
             d["content"] = {"s": strings[m.content]}
         messages.append(d)
+    # Error texts may quote a server's reply, and servers echo keys back (a 401).
+    breakdown = r.breakdown.model_dump(mode="json")
+    breakdown["notes"] = [redact_secrets(n) for n in breakdown.get("notes") or []]
+    if breakdown.get("db"):
+        breakdown["db"]["gold_errors"] = [redact_secrets(e)
+                                          for e in breakdown["db"].get("gold_errors") or []]
     return {
         "task_id": r.task_id,
         "trial": r.trial,
@@ -128,10 +135,10 @@ def trajectory_payload(r: RolloutResult, strings: dict[str, int] | None = None
         "reward": r.reward,
         "termination": r.termination.value,
         "steps": r.steps,
-        "error": r.error,
+        "error": redact_secrets(r.error) if r.error is not None else None,
         "timings": r.timings.model_dump(mode="json"),
         "usage": {k: v.model_dump(mode="json") for k, v in r.usage.items()},
-        "breakdown": r.breakdown.model_dump(mode="json"),
+        "breakdown": breakdown,
         "annotations": r.annotations,
         "categories": failure_categories(r),
         "messages": messages,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from toolgym._secrets import redact_secrets
 from toolgym.evaluation._metrics import CONVENTIONS, compare_runs
 from toolgym.report._data import (
     CATEGORIES,
@@ -101,7 +102,8 @@ def _header(views: list[RunView], title: str) -> str:
     parts.append("</table>")
     for v in views:
         for note in v.notes:
-            parts.append(f'<div class="note">{escape(v.label)}: {escape(note)}</div>')
+            parts.append(f'<div class="note">{escape(v.label)}: '
+                         f"{escape(redact_secrets(note))}</div>")
     return "".join(parts)
 
 
