@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "RunView",
     "build_run_view",
     "failure_categories",
+    "model_call_latencies",
     "script_json",
     "string_index",
     "trajectory_payload",
@@ -75,6 +77,26 @@ def failure_categories(r: RolloutResult) -> list[str]:
     if b.status == "error":
         cats.append("eval_error")
     return cats
+
+
+def model_call_latencies(results: Sequence[RolloutResult]) -> list[float]:
+    """One latency per model call of the agent and the user, in conversation order.
+
+    A message counts the calls recorded in its usage (a scripted user's
+    message has none; the greeting is no call). A message that took several
+    calls (a verifying user's draft and check) gives each call the mean
+    latency, so the count matches the calls of the cost table. A message
+    without usage but with a positive latency counts as one call.
+    """
+    out: list[float] = []
+    for r in results:
+        for m in r.messages:
+            if m.latency_s is None:
+                continue
+            calls = m.usage.calls if m.usage is not None else (1 if m.latency_s > 0 else 0)
+            if calls > 0:
+                out.extend([m.latency_s / calls] * calls)
+    return out
 
 
 def _finite(obj: Any) -> Any:
@@ -219,7 +241,7 @@ def build_run_view(run: RunData, index: int, seed: int = 0) -> RunView:
         rows.append([r.task_id, r.trial, r.reward, term_index[r.termination.value], bits,
                      1 if r.success else 0])
     durations = [r.timings.duration_s for r in results]
-    latencies = [m.latency_s for r in results for m in r.messages if m.latency_s is not None]
+    latencies = model_call_latencies(results)
     max_trials = max((r.trial for r in results), default=-1) + 1
     return RunView(
         index=index, label=_label(index), run=run, results=results, summary=summary,

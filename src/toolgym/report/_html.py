@@ -271,7 +271,9 @@ def _latency(views: list[RunView]) -> str:
         color = PALETTE[v.index % len(PALETTE)]
         out.append(histogram(v.durations, f"{v.title}: rollout duration", color=color))
         out.append(histogram(v.latencies, f"{v.title}: model call latency", color=color))
-    out.append("</div>")
+    out.append("</div><div class=note>Model call latency: one value per agent or user model "
+               "call (scripted users make none; a message that took several calls counts each "
+               "at their mean).</div>")
     return "".join(out)
 
 
