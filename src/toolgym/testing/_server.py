@@ -1,6 +1,6 @@
 """A loopback OpenAI-compatible HTTP server for tests and demos.
 
-:class:`FakeOpenAIServer` is a real HTTP server on 127.0.0.1 (a free port),
+:class:`FakeOpenAIServer` is a real HTTP server on 127.0.0.1 (a free port by default),
 serving ``POST /v1/chat/completions`` (non-streaming) and ``GET /v1/models``
 from a background thread, one thread per connection. Replies come from a
 *responder* (request JSON -> reply) or a script of replies; faults can be
@@ -224,6 +224,7 @@ class FakeOpenAIServer:
         script: Replies played in order (see :func:`scripted_responder`).
         latency_ms: Delay added to every chat request.
         model_name: The model listed by ``GET /v1/models``.
+        port: The port to listen on; 0 (the default) picks a free one.
 
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
@@ -235,6 +236,7 @@ class FakeOpenAIServer:
         script: Sequence[Any] | None = None,
         latency_ms: float = 0.0,
         model_name: str = "fake-model",
+        port: int = 0,
     ) -> None:
         if responder is not None and script is not None:
             raise ValueError("give a responder or a script, not both")
@@ -243,6 +245,7 @@ class FakeOpenAIServer:
         )
         self.latency_ms = latency_ms
         self.model_name = model_name
+        self.requested_port = port
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -256,11 +259,15 @@ class FakeOpenAIServer:
     # lifecycle -----------------------------------------------------------------
 
     def start(self) -> FakeOpenAIServer:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        """Bind 127.0.0.1 (the requested port, or a free one) and serve in a daemon thread.
+
+        Raises:
+            OSError: the requested port is in use.
+        """
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self.requested_port), _Handler)
         server.owner = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
