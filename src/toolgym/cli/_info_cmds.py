@@ -296,7 +296,8 @@ def _breakdown(r: RolloutResult) -> list[RenderableType]:
 
 
 def show(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory.", show_default=False)],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="Run directory.",
+                                            show_default=False)],
     rollout: Annotated[str, typer.Argument(
         metavar="TASK[:TRIAL]", help="Task id, optionally with the trial (default: the first).",
         show_default=False)],
