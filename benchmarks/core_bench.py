@@ -16,6 +16,7 @@ Run: python benchmarks/core_bench.py
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -49,7 +50,18 @@ def _gold_messages(domain: Any, task: Any) -> list[Message]:
     return msgs
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="python benchmarks/core_bench.py",
+        description="Core performance figures on the tau2 airline data (../shared/tau2/airline)"
+                    " or the built-in airline domain: built-in DB generation, reset, evaluation "
+                    "of one trajectory, and toolgym validate over all tasks (in-process and as a"
+                    " CLI subprocess). Takes no options besides --help.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the figures."""
+    _parser().parse_args(argv)
     from toolgym.domains.airline._generate import generate_airline_db
     from toolgym.domains.retail._generate import generate_retail_db
 

@@ -50,7 +50,8 @@ def _cell(kind: str, rate: float, tasks: str, trials: int, root: Path) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python benchmarks/fault_matrix.py",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="0-19", help="task index ranges (default 0-19)")
     parser.add_argument("--trials", type=int, default=2, help="trials per task (default 2)")
     parser.add_argument("--rates", default="0.05,0.2", help="fault rates, comma-separated")

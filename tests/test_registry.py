@@ -136,3 +136,27 @@ def test_model_registry_message_and_builtins() -> None:
         f"unknown model provider 'nope' in 'nope/some-model' (known: {', '.join(names)})"
     )
     assert create_model("scripted").name == "scripted"
+
+
+def test_description_is_the_first_docstring_line() -> None:
+    reg: Registry[object] = Registry("widget")
+
+    @reg.register("documented")
+    def documented() -> None:
+        """Makes a ``widget``.
+
+        More text.
+        """
+
+    @reg.register("cls")
+    class Documented:
+        """A class entry."""
+
+    reg.register("bare")(lambda: None)
+    assert reg.description("documented") == "Makes a widget."
+    assert reg.description("cls") == "A class entry."
+    # No docstring of its own: the first line of its module's.
+    assert reg.description("bare") == "The generic name registry and the three public " \
+        "registries built on it."
+    with pytest.raises(ConfigError, match="unknown widget 'x'"):
+        reg.description("x")

@@ -8,6 +8,7 @@ implementation (and plugins can register their own entries first or later).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -68,6 +69,24 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._entries))
             raise ConfigError(f"unknown {self.kind} {name!r}{where} (known: {known})")
         return entry
+
+    def description(self, name: str) -> str:
+        """A one-line description of the entry ``name``.
+
+        The first line of the entry's own docstring (a factory function's, or
+        a registered class's), else of its module's docstring, with reST
+        literal quotes removed; ``""`` when neither has one.
+
+        Raises:
+            ConfigError: No entry has that name.
+        """
+        entry = self.get(name)
+        for doc in (getattr(entry, "__doc__", None),
+                    getattr(sys.modules.get(getattr(entry, "__module__", "") or ""), "__doc__",
+                            None)):
+            if isinstance(doc, str) and doc.strip():
+                return doc.strip().splitlines()[0].replace("``", "").strip()
+        return ""
 
     def _ensure_builtins(self) -> None:
         if self._load_builtins is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 from report_synth import make_result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from toolgym.cli import _report_cmds
 from toolgym.runner._store import RunData
@@ -130,3 +130,47 @@ def test_view_serves_until_interrupted(app: typer.Typer, two_runs: tuple[Path, P
 def test_view_missing_dir(app: typer.Typer, tmp_path: Path) -> None:
     res = runner.invoke(app, ["view", str(tmp_path / "nope"), "--no-open"])
     assert res.exit_code == 1 and res.stderr.startswith("error:")
+
+
+def one_error_line(res: Result) -> str:
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    assert res.stdout == ""
+    return lines[0]
+
+
+@pytest.mark.parametrize("problem", ["empty_dir", "empty_results", "one_of_two"])
+def test_report_without_results_is_an_error(app: typer.Typer, two_runs: tuple[Path, Path],
+                                            run_factory: Callable[..., RunData],
+                                            tmp_path: Path, problem: str) -> None:
+    if problem == "empty_dir":
+        empty = tmp_path / "nothing"
+        empty.mkdir()
+        dirs, expected = [empty], "no results.jsonl"
+    elif problem == "empty_results":
+        empty = run_factory("started", [], complete=None).path
+        dirs, expected = [empty], "no finished rollout"
+    else:
+        empty = tmp_path / "nothing"
+        empty.mkdir()
+        dirs, expected = [two_runs[0], empty], "no results.jsonl"
+    out = tmp_path / "r.html"
+    line = one_error_line(runner.invoke(app, ["report", *map(str, dirs), "-o", str(out)]))
+    assert expected in line and str(empty) in line
+    assert not out.exists()
+
+
+def test_compare_without_a_common_task_is_an_error(app: typer.Typer, two_runs: tuple[Path, Path],
+                                                   run_factory: Callable[..., RunData],
+                                                   tmp_path: Path) -> None:
+    other = run_factory("other", [make_result(f"x{t}", 0, 1.0) for t in range(3)]).path
+    html = tmp_path / "cmp.html"
+    line = one_error_line(runner.invoke(app, ["compare", str(two_runs[0]), str(other),
+                                              "--html", str(html)]))
+    assert "have no task in common" in line and "(6 tasks)" in line and "(3 tasks)" in line
+    assert not html.exists()
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    line = one_error_line(runner.invoke(app, ["compare", str(two_runs[0]), str(empty)]))
+    assert "no results.jsonl" in line

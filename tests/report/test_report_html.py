@@ -195,3 +195,29 @@ def test_lone_surrogates_do_not_break_the_file(tmp_path: Path) -> None:
     html = render_report([run], tmp_path / "s.html").read_bytes().decode("utf-8")
     msgs = blocks(html)["tg-t-0-0"]["messages"]
     assert msgs[-1]["content"] == "broken \ud800 text"
+
+
+LEAKED_KEY = "sk-proj-Qm4Zt8Vw2Xy6Bn0Rc5Lk9Hj3"
+
+
+def test_error_texts_never_show_keys(run_factory: Callable[..., RunData],
+                                     tmp_path: Path) -> None:
+    r = make_result("e", 0, 0.0, termination=Termination.MODEL_ERROR)
+    r.error = (f"TerminalModelError: HTTP 401: Incorrect API key provided: {LEAKED_KEY}; "
+               "sent Authorization: Bearer abcdefghijklmnop0123")
+    r.breakdown.notes = [f"judge failed: 401 for x-api-key: {LEAKED_KEY}"]
+    assert r.breakdown.db is not None
+    r.breakdown.db.gold_errors = [f"GET http://u:{LEAKED_KEY}@h/v1 failed"]
+    run = run_factory("k", [r], complete=False)
+    (run.path / "summary.json").write_text(json.dumps(
+        {"complete": False, "resume_command": f"toolgym resume k  # key={LEAKED_KEY}"}))
+    html = render_report([RunData(path=run.path, config=run.config, results=run.results,
+                                  summary=json.loads((run.path / "summary.json").read_text()))],
+                         tmp_path / "k.html").read_text(encoding="utf-8")
+    assert LEAKED_KEY not in html and "abcdefghijklmnop0123" not in html
+    t = blocks(html)["tg-t-0-0"]
+    assert t["error"] == ("TerminalModelError: HTTP 401: Incorrect API key provided: sk-***; "
+                          "sent Authorization: Bearer ***")
+    assert t["breakdown"]["notes"] == ["judge failed: 401 for x-api-key: ***"]
+    assert t["breakdown"]["db"]["gold_errors"] == ["GET http://***@h/v1 failed"]
+    assert "resume with: toolgym resume k  # key=sk-***" in html

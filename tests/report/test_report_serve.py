@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -13,6 +14,7 @@ from report_synth import make_result, write_run
 
 from toolgym.errors import DataError
 from toolgym.report import ReportServer, run_in_progress, serve
+from toolgym.runner._results import Termination
 from toolgym.runner._store import ResultsWriter
 
 
@@ -103,3 +105,62 @@ def test_in_progress_rules(tmp_path: Path) -> None:
     assert not run_in_progress(d)  # stopped, not running
     (d / "summary.json").write_text(json.dumps({"status": "running"}))
     assert run_in_progress(d)
+
+
+def test_live_page_and_error_page_never_show_keys(tmp_path: Path) -> None:
+    key = "sk-proj-Lw3Nd8Qz1Ry5Tb7Vc2Xf6Hm0"
+    failed = make_result("k", 0, 0.0, termination=Termination.MODEL_ERROR)
+    failed.error = f"TerminalModelError: HTTP 401: Incorrect API key provided: {key}"
+    write_run(tmp_path / "run", [failed], complete=None)
+    with serve([tmp_path / "run"], refresh_s=0.5) as srv:
+        page = get(srv.url)[2]
+        assert "Incorrect API key provided: sk-***" in page and key not in page
+    odd = tmp_path / f"run-token={key}"  # the error message names the file, and so the key
+    write_run(odd, [failed], complete=None)
+    with open(odd / "results.jsonl", "a", encoding="utf-8") as fh:
+        fh.write("{}\n")
+    with serve([odd], refresh_s=0.5) as srv:
+        page = get(srv.url)[2]
+    # The corrupt line is skipped and named in a note, whose text is redacted.
+    notes = [part.split("</div>")[0] for part in page.split('<div class="note">')
+             if "not a valid rollout" in part.split("</div>")[0]]
+    assert notes and "run-token=sk-***/results.jsonl" in notes[0] and key not in notes[0]
+
+
+def request_with_host(srv: ReportServer, path: str, host: str | None) -> tuple[int, bytes]:
+    """GET ``path`` from the server over real HTTP with a chosen ``Host`` header."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_host=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_loopback_host_headers_are_served(server: ReportServer) -> None:
+    for name in ["127.0.0.1", "localhost", "LOCALHOST", "[::1]"]:
+        status, body = request_with_host(server, "/", f"{name}:{server.port}")
+        assert status == 200 and b'"first"' in body, name
+        assert request_with_host(server, "/version", f"{name}:{server.port}")[0] == 200, name
+
+
+def test_other_host_headers_get_403_and_no_data(server: ReportServer) -> None:
+    port = server.port
+    hosts = [f"evil.example:{port}", "evil.example", f"127.0.0.1.nip.io:{port}",
+             f"localhost:{port + 1}", "127.0.0.1", "localhost", f"192.0.2.7:{port}", "", None]
+    for host in hosts:
+        for path in ["/", "/version", "/index.html", "/nothing"]:
+            status, body = request_with_host(server, path, host)
+            assert status == 403, (host, path)
+            assert b"first" not in body and b"version" not in body, (host, path)
+
+
+def test_bound_to_every_interface_the_url_is_loopback(live_run: Path) -> None:
+    with serve([live_run], host="0.0.0.0", refresh_s=0.5) as srv:
+        assert srv.url == f"http://127.0.0.1:{srv.port}/"
+        assert get(srv.url)[0] == 200
+        assert request_with_host(srv, "/", f"0.0.0.0:{srv.port}")[0] == 403

@@ -171,4 +171,5 @@ class FewShotAgent(ToolCallingAgent):
 
 @register_agent("few-shot")
 def _few_shot(ctx: AgentContext) -> Agent:
+    """Native tool calling with example conversations (args: examples=FILE.jsonl) in the prompt."""
     return FewShotAgent(ctx)

@@ -308,9 +308,11 @@ class ReActAgent(Agent):
 
 @register_agent("react")
 def _react(ctx: AgentContext) -> Agent:
+    """Tools described in text; each turn a thought, then one JSON action (ReAct)."""
     return ReActAgent(ctx, "react")
 
 
 @register_agent("act")
 def _act(ctx: AgentContext) -> Agent:
+    """Tools described in text; each turn one JSON action, no thought (Act)."""
     return ReActAgent(ctx, "act")

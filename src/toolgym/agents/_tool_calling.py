@@ -118,4 +118,5 @@ class ToolCallingAgent(Agent):
 
 @register_agent("tool-calling")
 def _tool_calling(ctx: AgentContext) -> Agent:
+    """Native tool calling: the conversation and the tools go to the model as they are."""
     return ToolCallingAgent(ctx)

@@ -1,4 +1,5 @@
-"""The typer application: ``toolgym validate | run | resume | report | compare | view``.
+"""The typer application: ``toolgym validate | run | resume | report | compare | view``,
+``toolgym list | show``.
 
 User errors (bad files, bad options, unknown names) print one line to
 stderr and exit with status 1 or 2; tracebacks are for bugs only.
@@ -75,10 +76,11 @@ def validate(
 
 
 def _register_commands() -> None:
-    from toolgym.cli import _judge_cmds, _report_cmds, _run_cmds
+    from toolgym.cli import _info_cmds, _judge_cmds, _report_cmds, _run_cmds
 
     _run_cmds.register(app)
     _report_cmds.register(app)
+    _info_cmds.register(app)
     _judge_cmds.register(app)
 
 

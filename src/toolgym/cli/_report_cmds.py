@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from toolgym.cli._common import fail, out, warn_problems
 from toolgym.errors import ToolgymError
 
+if TYPE_CHECKING:
+    from toolgym.runner._store import RunData
+
 __all__ = ["register"]
 
 
 def _error(exc: BaseException) -> typer.Exit:
     return fail(str(exc))  # fail() escapes rich markup
+
+
+def _require_results(run: RunData) -> None:
+    """Refuse a run with nothing to show (an empty page would look like a real report)."""
+    from toolgym.runner._store import RESULTS
+
+    if run.results:
+        return
+    if not (run.path / RESULTS).exists():
+        raise fail(f"{run.path}: no {RESULTS}; is this a run directory (toolgym run --out)?")
+    raise fail(f"{run.path}: no finished rollout in {RESULTS} yet")
 
 
 def report(
@@ -31,6 +45,11 @@ def report(
     try:
         runs = [load_run(d) for d in run_dirs]
         warn_problems(runs)
+    except (ToolgymError, OSError) as exc:
+        raise _error(exc) from None
+    for run in runs:
+        _require_results(run)
+    try:
         path = render_report(runs, out_file, title=title)
     except (ToolgymError, OSError) as exc:
         raise _error(exc) from None
@@ -51,7 +70,16 @@ def compare(
     try:
         a, b = load_run(run_a), load_run(run_b)
         warn_problems([a, b])
-        comparison = compare_runs(a, b, seed=seed)
+    except (ToolgymError, OSError) as exc:
+        raise _error(exc) from None
+    _require_results(a)
+    _require_results(b)
+    comparison = compare_runs(a, b, seed=seed)
+    if comparison.paired.n_tasks == 0:
+        raise fail(f"{a.path} ({len(comparison.paired.only_a)} tasks) and {b.path} "
+                   f"({len(comparison.paired.only_b)} tasks) have no task in common; "
+                   "compare runs of the same task set")
+    try:
         path = render_report([a, b], html, seed=seed) if html is not None else None
     except (ToolgymError, OSError) as exc:
         raise _error(exc) from None

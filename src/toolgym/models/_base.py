@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from toolgym._registry import Registry
+from toolgym._secrets import secret_fields, url_credentials
 from toolgym.errors import ToolgymError
 from toolgym.messages import Message, Usage
 
@@ -128,6 +129,9 @@ def find_secrets(value: Any, path: str = "") -> list[str]:
                 continue
             if _SECRET_NAME.search(str(k).replace("-", "_")):
                 found.append(here)
+            elif k in ("extra_headers", "extra_query") and isinstance(v, dict):
+                # Where credentials travel: judged by name and by value.
+                found.extend(f"{here}.{name}" for name in secret_fields(v))
             else:
                 found.extend(find_secrets(v, here))
     elif isinstance(value, list):
@@ -143,7 +147,8 @@ class ModelConfig(BaseModel):
     stored in a config, a result file or a log.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # hide_input_in_errors: a refused key must not be echoed by the error itself.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     model: str = Field(description="'<provider>/<model>', e.g. 'openai/gpt-4o' or 'scripted'.")
     base_url: str | None = Field(None, description="Endpoint base URL (OpenAI-compatible).")
@@ -171,6 +176,18 @@ class ModelConfig(BaseModel):
                 "with api_key_env"
             )
         return args
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str | None) -> str | None:
+        problem = url_credentials(url) if url else None
+        if problem:
+            raise ValueError(
+                f"base_url must not hold credentials ({problem}): configs are saved with every "
+                "run; put the key in an environment variable (or .env) and name it with "
+                "api_key_env"
+            )
+        return url
 
     @property
     def provider(self) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from toolgym._secrets import url_credentials
 from toolgym.errors import ConfigError, DataError
 from toolgym.models._base import ModelConfig, find_secrets
 from toolgym.models._pricing import Price, _to_price, lookup_price
@@ -61,6 +62,13 @@ def _endpoint(alias: str, raw: Any, where: str) -> ModelConfig:
     if secrets:
         raise DataError(
             f"{where}: [endpoints.{alias}] has {sorted(secrets)}; never put keys in a config "
+            "file: set an environment variable (or a .env line) and name it in api_key_env"
+        )
+    base_url = raw.get("base_url")
+    problem = url_credentials(base_url) if isinstance(base_url, str) else None
+    if problem:
+        raise DataError(
+            f"{where}: [endpoints.{alias}] base_url has {problem}; never put keys in a config "
             "file: set an environment variable (or a .env line) and name it in api_key_env"
         )
     if "model" not in raw:

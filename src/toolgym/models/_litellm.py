@@ -112,4 +112,5 @@ class LiteLLMModel(Model):
 
 @register_provider("litellm")
 def _make_litellm(config: ModelConfig) -> Model:
+    """Any model LiteLLM knows (litellm/<provider>/<model>; pip install toolgym[litellm])."""
     return LiteLLMModel(config)

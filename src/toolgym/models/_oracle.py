@@ -245,4 +245,5 @@ class OracleModel(Model):
 
 @register_provider("oracle")
 def _make_oracle(config: ModelConfig) -> Model:
+    """No model: replays the task's gold actions (error_rate=0.3 makes realistic mistakes)."""
     return OracleModel(config)

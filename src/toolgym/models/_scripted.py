@@ -252,4 +252,5 @@ class ScriptedModel(Model):
 
 @register_provider("scripted")
 def _make_scripted(config: ModelConfig) -> Model:
+    """No model: canned replies from a script (args.script), for tests and demos."""
     return ScriptedModel(config)

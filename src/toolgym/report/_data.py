@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolgym._secrets import redact_secrets
 from toolgym.evaluation._metrics import bootstrap_ci, summarize, task_sort_key
 from toolgym.runner._results import RolloutResult, Termination
 from toolgym.runner._store import RunData
@@ -25,6 +27,7 @@ __all__ = [
     "RunView",
     "build_run_view",
     "failure_categories",
+    "model_call_latencies",
     "script_json",
     "string_index",
     "trajectory_payload",
@@ -76,6 +79,26 @@ def failure_categories(r: RolloutResult) -> list[str]:
     return cats
 
 
+def model_call_latencies(results: Sequence[RolloutResult]) -> list[float]:
+    """One latency per model call of the agent and the user, in conversation order.
+
+    A message counts the calls recorded in its usage (a scripted user's
+    message has none; the greeting is no call). A message that took several
+    calls (a verifying user's draft and check) gives each call the mean
+    latency, so the count matches the calls of the cost table. A message
+    without usage but with a positive latency counts as one call.
+    """
+    out: list[float] = []
+    for r in results:
+        for m in r.messages:
+            if m.latency_s is None:
+                continue
+            calls = m.usage.calls if m.usage is not None else (1 if m.latency_s > 0 else 0)
+            if calls > 0:
+                out.extend([m.latency_s / calls] * calls)
+    return out
+
+
 def _finite(obj: Any) -> Any:
     """Replace NaN/inf (not valid JSON) by None, recursively."""
     if isinstance(obj, float):
@@ -121,6 +144,12 @@ def trajectory_payload(r: RolloutResult, strings: dict[str, int] | None = None
         if strings and m.content is not None and m.content in strings:
             d["content"] = {"s": strings[m.content]}
         messages.append(d)
+    # Error texts may quote a server's reply, and servers echo keys back (a 401).
+    breakdown = r.breakdown.model_dump(mode="json")
+    breakdown["notes"] = [redact_secrets(n) for n in breakdown.get("notes") or []]
+    if breakdown.get("db"):
+        breakdown["db"]["gold_errors"] = [redact_secrets(e)
+                                          for e in breakdown["db"].get("gold_errors") or []]
     return {
         "task_id": r.task_id,
         "trial": r.trial,
@@ -128,10 +157,10 @@ def trajectory_payload(r: RolloutResult, strings: dict[str, int] | None = None
         "reward": r.reward,
         "termination": r.termination.value,
         "steps": r.steps,
-        "error": r.error,
+        "error": redact_secrets(r.error) if r.error is not None else None,
         "timings": r.timings.model_dump(mode="json"),
         "usage": {k: v.model_dump(mode="json") for k, v in r.usage.items()},
-        "breakdown": r.breakdown.model_dump(mode="json"),
+        "breakdown": breakdown,
         "annotations": r.annotations,
         "categories": failure_categories(r),
         "messages": messages,
@@ -227,7 +256,7 @@ def build_run_view(run: RunData, index: int, seed: int | None = None) -> RunView
         rows.append([r.task_id, r.trial, r.reward, term_index[r.termination.value], bits,
                      1 if r.success else 0])
     durations = [r.timings.duration_s for r in results]
-    latencies = [m.latency_s for r in results for m in r.messages if m.latency_s is not None]
+    latencies = model_call_latencies(results)
     max_trials = max((r.trial for r in results), default=-1) + 1
     return RunView(
         index=index, label=_label(index), run=run, results=results, summary=summary,

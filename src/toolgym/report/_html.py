@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from toolgym._secrets import redact_secrets
 from toolgym.evaluation._metrics import CONVENTIONS, compare_runs
 from toolgym.report._data import (
     CATEGORIES,
@@ -101,7 +102,8 @@ def _header(views: list[RunView], title: str) -> str:
     parts.append("</table>")
     for v in views:
         for note in v.notes:
-            parts.append(f'<div class="note">{escape(v.label)}: {escape(note)}</div>')
+            parts.append(f'<div class="note">{escape(v.label)}: '
+                         f"{escape(redact_secrets(note))}</div>")
     return "".join(parts)
 
 
@@ -279,7 +281,9 @@ def _latency(views: list[RunView]) -> str:
         color = PALETTE[v.index % len(PALETTE)]
         out.append(histogram(v.durations, f"{v.title}: rollout duration", color=color))
         out.append(histogram(v.latencies, f"{v.title}: model call latency", color=color))
-    out.append("</div>")
+    out.append("</div><div class=note>Model call latency: one value per agent or user model "
+               "call (scripted users make none; a message that took several calls counts each "
+               "at their mean).</div>")
     return "".join(out)
 
 

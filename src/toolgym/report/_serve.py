@@ -1,5 +1,10 @@
 """A small local HTTP server showing the report of runs, live while they run.
 
+Requests must name the server by a loopback address in their ``Host``
+header (``127.0.0.1``, ``localhost`` or ``[::1]`` with the served port);
+any other gets 403, which defeats DNS rebinding (a web page whose domain
+is re-pointed at 127.0.0.1 cannot read the runs).
+
 The page is rebuilt when a run's files change (size or mtime of
 ``results.jsonl``, ``config.json`` or ``summary.json``). While a run is in
 progress the page polls ``/version`` and reloads itself when it changes (it keeps
@@ -18,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from toolgym._secrets import redact_secrets
 from toolgym.errors import DataError, ToolgymError
 from toolgym.report._html import report_html
 from toolgym.runner._store import CONFIG, RESULTS, SUMMARY, load_run
@@ -68,6 +74,11 @@ class ReportServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if not server.host_allowed(self.headers.get("Host")):
+                    # DNS rebinding: a page from another site reaching us through
+                    # a name that resolves to 127.0.0.1 gets nothing.
+                    self._send(403, "text/plain; charset=utf-8", b"forbidden: unexpected Host\n")
+                    return
                 path = self.path.split("?", 1)[0]
                 if path in ("/", "/index.html"):
                     self._send(200, "text/html; charset=utf-8", server.page())
@@ -108,9 +119,31 @@ class ReportServer:
 
     @property
     def url(self) -> str:
-        """The page's address."""
-        host = self.host if ":" not in self.host else f"[{self.host}]"
+        """The page's address (a loopback one when bound to every interface)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        host = host if ":" not in host else f"[{host}]"
         return f"http://{host}:{self.port}/"
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """``Host`` header values this server answers (lower case).
+
+        Loopback names with the served port (``127.0.0.1``, ``localhost``,
+        ``[::1]``), plus the bound address itself when it is a specific IP
+        address (``--host 192.0.2.7``): an IP literal cannot be rebound.
+        A name without the port is accepted only when the port is 80.
+        """
+        names = {"127.0.0.1", "localhost", "[::1]"}
+        bound = self.host
+        if bound not in ("0.0.0.0", "::", ""):
+            names.add(f"[{bound}]" if ":" in bound else bound)
+        allowed = {f"{n}:{self.port}" for n in names}
+        if self.port == 80:
+            allowed |= names
+        return frozenset(allowed)
+
+    def host_allowed(self, host: str | None) -> bool:
+        """Whether a request's ``Host`` header names this server (see :meth:`allowed_hosts`)."""
+        return host is not None and host.strip().lower() in self.allowed_hosts()
 
     def version(self) -> str:
         """A digest of the run files' sizes and mtimes; changes when any of them does."""
@@ -144,7 +177,7 @@ class ReportServer:
             html = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
                     f'<meta http-equiv="refresh" content="{max(1, round(self.refresh_s))}">'
                     "<title>toolgym report</title></head><body><h1>Cannot show the run</h1>"
-                    f"<pre>{escape(str(exc))}</pre></body></html>")
+                    f"<pre>{escape(redact_secrets(str(exc)))}</pre></body></html>")
         return html.encode("utf-8", errors="backslashreplace")
 
     def shutdown(self) -> None:

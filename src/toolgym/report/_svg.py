@@ -109,7 +109,11 @@ def quantile(sorted_vals: Sequence[float], q: float) -> float:
 
 def histogram(values: Sequence[float], title: str, unit: str = "s", color: str = PALETTE[0],
               bins: int = 30, width: int = 420, height: int = 200) -> str:
-    """A histogram over [0, p99]; values above p99 are gathered in a last "overflow" bar."""
+    """A histogram over [0, p99]; values above p99 are gathered in a last "overflow" bar.
+
+    The caption gives n, median, p90, p99 and max of the values as they are;
+    when every value is 0 there is no bar, only ``n=..., all 0.00s``.
+    """
     vals = sorted(v for v in values if v is not None and math.isfinite(v))
     ml, mr, mt, mb = 40, 12, 28, 52
     plot_w, plot_h = width - ml - mr, height - mt - mb
@@ -120,9 +124,15 @@ def histogram(values: Sequence[float], title: str, unit: str = "s", color: str =
     if not vals:
         out.append(f'<text x="{ml}" y="{mt + 20}" class="tick">no data</text></svg>')
         return "".join(out)
-    top = quantile(vals, 0.99)
-    if top <= 0:
-        top = vals[-1] if vals[-1] > 0 else 1.0
+    if vals[-1] <= 0:
+        # Nothing to draw (e.g. scripted models take no time): say so rather
+        # than invent an axis.
+        out.append(f'<text x="{ml}" y="{mt + 20}" class="tick">'
+                   f"{escape(f'n={len(vals)}, all {vals[-1]:.2f}{unit}')}</text></svg>")
+        return "".join(out)
+    p99 = quantile(vals, 0.99)
+    # The axis ends at p99 (an outlier would squash every bar) unless p99 is 0.
+    top = p99 if p99 > 0 else vals[-1]
     width_bin = top / bins
     counts = [0] * (bins + 1)  # the extra bin holds values above p99
     for v in vals:
@@ -149,7 +159,7 @@ def histogram(values: Sequence[float], title: str, unit: str = "s", color: str =
                f'text-anchor="end">{top:.2f}{escape(unit)}</text>')
     out.append(f'<text x="{ml - 4}" y="{mt + 8}" class="tick" text-anchor="end">{peak}</text>')
     stats = (f"n={len(vals)}  median={quantile(vals, 0.5):.2f}{unit}  "
-             f"p90={quantile(vals, 0.9):.2f}{unit}  p99={top:.2f}{unit}  max={vals[-1]:.2f}{unit}")
+             f"p90={quantile(vals, 0.9):.2f}{unit}  p99={p99:.2f}{unit}  max={vals[-1]:.2f}{unit}")
     out.append(f'<text x="{ml}" y="{height - 10}" class="tick">{escape(stats)}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -1,6 +1,6 @@
 """A loopback OpenAI-compatible HTTP server for tests and demos.
 
-:class:`FakeOpenAIServer` is a real HTTP server on 127.0.0.1 (a free port),
+:class:`FakeOpenAIServer` is a real HTTP server on 127.0.0.1 (a free port by default),
 serving ``POST /v1/chat/completions`` (non-streaming) and ``GET /v1/models``
 from a background thread, one thread per connection. Replies come from a
 *responder* (request JSON -> reply) or a script of replies; faults can be
@@ -309,6 +309,7 @@ class FakeOpenAIServer:
         fault_rates: Random faults: ``{"malformed_json": 0.05, "500": 0.1}``
             (each chat request draws at most one, after queued faults).
         seed: Seed of the random faults.
+        port: The port to listen on; 0 (the default) picks a free one.
 
     Requests carrying the ``X-Toolgym-Preflight: 1`` header (toolgym's
     endpoint preflight) are answered by the server itself, without using the
@@ -329,6 +330,7 @@ class FakeOpenAIServer:
         strict_model: bool = False,
         fault_rates: dict[str, float] | None = None,
         seed: int = 0,
+        port: int = 0,
     ) -> None:
         if responder is not None and script is not None:
             raise ValueError("give a responder or a script, not both")
@@ -345,6 +347,7 @@ class FakeOpenAIServer:
         self._rng = random.Random(seed)
         #: Faults served so far, by kind.
         self.faults_served: dict[str, int] = {}
+        self.requested_port = port
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -358,11 +361,15 @@ class FakeOpenAIServer:
     # lifecycle -----------------------------------------------------------------
 
     def start(self) -> FakeOpenAIServer:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        """Bind 127.0.0.1 (the requested port, or a free one) and serve in a daemon thread.
+
+        Raises:
+            OSError: the requested port is in use.
+        """
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self.requested_port), _Handler)
         server.owner = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -71,4 +71,5 @@ class HumanUser(UserSimulator):
 
 @register_user("human")
 def _human(ctx: UserContext) -> UserSimulator:
+    """Interactive: you type the customer's messages in the terminal (empty line stops)."""
     return HumanUser(ctx)

@@ -258,19 +258,23 @@ class ReflectionUser(LLMUser):
 
 @register_user("llm")
 def _llm(ctx: UserContext) -> UserSimulator:
+    """A model (--user-model) plays the customer from the task's scenario."""
     return LLMUser(ctx)
 
 
 @register_user("react")
 def _react(ctx: UserContext) -> UserSimulator:
+    """Like llm, but the model writes a thought before each reply; only the reply is sent."""
     return ReActUser(ctx)
 
 
 @register_user("verify")
 def _verify(ctx: UserContext) -> UserSimulator:
+    """Like llm, plus a second call that checks each draft against the scenario."""
     return VerifyUser(ctx)
 
 
 @register_user("reflection")
 def _reflection(ctx: UserContext) -> UserSimulator:
+    """Like llm, plus a private reflection call on the conversation before each answer."""
     return ReflectionUser(ctx)

@@ -106,4 +106,5 @@ class ScriptedUser(UserSimulator):
 
 @register_user("scripted")
 def _scripted(ctx: UserContext) -> UserSimulator:
+    """Rules, no model: states the goal, gives its identity, confirms, then stops."""
     return ScriptedUser(ctx)
