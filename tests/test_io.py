@@ -43,5 +43,5 @@ def test_depth_limit_is_exact() -> None:
 def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text('[\n  {"a": 1,}\n]')
-    with pytest.raises(DataError, match=r"t\.json: invalid JSON at line 2 column 11: Expecting property name"):
+    with pytest.raises(DataError, match=r"t\.json: invalid JSON at line 2 column 11: Expecting"):
         load_json(path)
