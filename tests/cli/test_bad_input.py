@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from toolgym.cli._app import main
+#: The ``cli_main`` fixture (tests/cli/conftest.py): argv -> (status, stdout, stderr).
+CliMain = Callable[[list[str]], tuple[int, str, str]]
 
 #: Deeper than Python's recursion limit lets ``json.loads`` go.
 DEEP_JSON = "[" * 5000 + "]" * 5000
@@ -27,18 +27,6 @@ AIRLINE = Path(__file__).resolve().parents[2] / "src" / "toolgym" / "domains" / 
 
 def _task(tid: object = "t1", **extra: object) -> dict[str, object]:
     return {"id": tid, "user_scenario": {"instructions": "cancel my trip"}, **extra}
-
-
-def toolgym_main(args: list[str], capsys: pytest.CaptureFixture[str],
-                 monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    """Run ``toolgym ARGS`` as the console script does; (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["toolgym", *args])
-    monkeypatch.setattr(sys, "path", list(sys.path))  # `run` puts the cwd first
-    with pytest.raises(SystemExit) as exc:
-        main()
-    captured = capsys.readouterr()
-    code = exc.value.code
-    return code if isinstance(code, int) else 1, captured.out, captured.err
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -174,11 +162,10 @@ CASES: list[tuple[str, Setup, list[str]]] = [
 @pytest.mark.parametrize("setup,needles", [(s, n) for _, s, n in CASES],
                          ids=[name for name, _, _ in CASES])
 def test_bad_input_is_one_clear_line(setup: Setup, needles: list[str], tmp_path: Path,
-                                     data_dir: Path, capsys: pytest.CaptureFixture[str],
+                                     data_dir: Path, cli_main: CliMain,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    args = setup(tmp_path, data_dir)
-    code, _, stderr = toolgym_main(args, capsys, monkeypatch)
+    code, _, stderr = cli_main(setup(tmp_path, data_dir))
     lines = _error_lines(stderr)
     assert code == 1, stderr
     assert len(lines) == 1, stderr
@@ -187,33 +174,27 @@ def test_bad_input_is_one_clear_line(setup: Setup, needles: list[str], tmp_path:
     assert not (tmp_path / "r").exists()  # nothing was started, nothing is lost
 
 
-def test_the_data_dir_fixture_itself_validates(data_dir: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_data_dir_fixture_itself_validates(data_dir: Path, cli_main: CliMain) -> None:
     # Without this, every "bad data dir" case above could pass on a broken fixture.
-    code, stdout, stderr = toolgym_main(["validate", "--data-dir", str(data_dir)], capsys,
-                                        monkeypatch)
+    code, stdout, stderr = cli_main(["validate", "--data-dir", str(data_dir)])
     assert code == 0, stderr
     assert "0 invalid" in stdout
 
 
-def test_non_utf8_dotenv_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_non_utf8_dotenv_is_one_line(tmp_path: Path, cli_main: CliMain,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_bytes(b"OPENAI_API_KEY=caf\xe9\n")
-    code, _, stderr = toolgym_main([*RUN, "--out", str(tmp_path / "r")], capsys, monkeypatch)
+    code, _, stderr = cli_main([*RUN, "--out", str(tmp_path / "r")])
     lines = _error_lines(stderr)
     assert code == 1 and len(lines) == 1, stderr
     assert ".env: environment file is not UTF-8 text" in lines[0] and "offset 18" in lines[0]
 
 
-def test_malformed_yaml_script_names_file_and_line(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_malformed_yaml_script_names_file_and_line(tmp_path: Path, cli_main: CliMain) -> None:
     script = _write(tmp_path / "replies.yaml", "- hello\n- content: [unclosed\n- bye\n")
-    code, _, stderr = toolgym_main([*RUN, "--out", str(tmp_path / "r"), "--agent-model",
-                                    "scripted", "--agent-arg", f"script={script}"],
-                                   capsys, monkeypatch)
+    code, _, stderr = cli_main([*RUN, "--out", str(tmp_path / "r"), "--agent-model",
+                                "scripted", "--agent-arg", f"script={script}"])
     lines = _error_lines(stderr)
     assert code == 1
     assert len(lines) <= 2, stderr
@@ -221,31 +202,24 @@ def test_malformed_yaml_script_names_file_and_line(tmp_path: Path,
     assert "line 2" in lines[0]  # where the unclosed flow sequence starts
 
 
-def test_yaml_alias_bomb_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_yaml_alias_bomb_is_refused(tmp_path: Path, cli_main: CliMain) -> None:
+    # Nine levels of ten aliases: a billion strings once expanded.
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for i, name in enumerate("bcdefghi"):
-        prev = "abcdefghi"[i]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]")
     lines.append("'*': [*i]")
     script = _write(tmp_path / "bomb.yaml", "\n".join(lines) + "\n")
-    code, _, stderr = toolgym_main([*RUN, "--out", str(tmp_path / "r"), "--agent-model",
-                                    "scripted", "--agent-arg", f"script={script}"],
-                                   capsys, monkeypatch)
+    code, _, stderr = cli_main([*RUN, "--out", str(tmp_path / "r"), "--agent-model",
+                                "scripted", "--agent-arg", f"script={script}"])
     assert code == 1
     assert "bomb.yaml: too large once YAML aliases are expanded" in stderr
 
 
-@pytest.mark.parametrize("value", [DEEP_JSON, MID_JSON])
-def test_deeply_nested_command_line_value_is_bad_usage(
-    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    code, _, stderr = toolgym_main([*RUN, "--out", str(tmp_path / "r"), "--agent-model",
-                                    "openai/x", "--agent-arg", f"stop={value}"],
-                                   capsys, monkeypatch)
+@pytest.mark.parametrize("value", [DEEP_JSON, MID_JSON], ids=["deep", "mid"])
+def test_deeply_nested_command_line_value_is_bad_usage(value: str, tmp_path: Path,
+                                                       cli_main: CliMain) -> None:
+    code, _, stderr = cli_main([*RUN, "--out", str(tmp_path / "r"), "--agent-model",
+                                "openai/x", "--agent-arg", f"stop={value}"])
     lines = _error_lines(stderr)
     assert code == 2 and len(lines) == 1, stderr
     assert "--agent-arg stop" in lines[0] and "nested too deeply" in lines[0]
