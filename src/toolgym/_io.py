@@ -33,6 +33,7 @@ __all__ = [
     "load_json",
     "load_toml",
     "load_yaml",
+    "loads_json",
     "parse_json",
     "parse_yaml",
     "read_bytes",
@@ -102,17 +103,8 @@ def _too_deep(source: str, max_depth: int) -> DataError:
     return DataError(f"{source}: nested too deeply (more than {max_depth} levels)")
 
 
-def check_depth(value: Any, source: str, *, max_depth: int = MAX_DEPTH,
-                max_nodes: int | None = None) -> None:
-    """Refuse data nested deeper than ``max_depth`` containers.
-
-    Iterative, so any depth is safe to check. ``max_nodes`` caps the number
-    of values visited: a YAML alias can make a small file expand into a huge
-    (or, through a cycle, endless) structure.
-
-    Raises:
-        DataError: ``"<source>: nested too deeply ..."`` or ``"... too large ..."``.
-    """
+def _shape_problem(value: Any, max_depth: int, max_nodes: int | None) -> str | None:
+    """"depth" or "size" when ``value`` exceeds a limit, else None (iterative)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     seen = 0
     while stack:
@@ -125,12 +117,50 @@ def check_depth(value: Any, source: str, *, max_depth: int = MAX_DEPTH,
         else:
             continue
         if depth > max_depth:
-            raise _too_deep(source, max_depth)
+            return "depth"
         seen += len(item)
         if max_nodes is not None and seen > max_nodes:
-            raise DataError(f"{source}: too large once YAML aliases are expanded "
-                            f"(more than {max_nodes} values)")
+            return "size"
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list | tuple))
+    return None
+
+
+def check_depth(value: Any, source: str, *, max_depth: int = MAX_DEPTH,
+                max_nodes: int | None = None) -> None:
+    """Refuse data nested deeper than ``max_depth`` containers.
+
+    Iterative, so any depth is safe to check. ``max_nodes`` caps the number
+    of values visited: a YAML alias can make a small file expand into a huge
+    (or, through a cycle, endless) structure.
+
+    Raises:
+        DataError: ``"<source>: nested too deeply ..."`` or ``"... too large ..."``.
+    """
+    problem = _shape_problem(value, max_depth, max_nodes)
+    if problem == "depth":
+        raise _too_deep(source, max_depth)
+    if problem == "size":
+        raise DataError(f"{source}: too large once YAML aliases are expanded "
+                        f"(more than {max_nodes} values)")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` for untrusted text such as model output.
+
+    Nesting deeper than :data:`MAX_DEPTH` (which would otherwise raise
+    ``RecursionError``, or fail much later when the data is saved) raises
+    :class:`json.JSONDecodeError` like any other malformed JSON, so callers
+    keep one ``except``.
+    """
+    doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    message = f"nested too deeply (more than {MAX_DEPTH} levels)"
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError(message, doc, 0) from None
+    if _shape_problem(value, MAX_DEPTH, None) is not None:
+        raise json.JSONDecodeError(message, doc, 0)
+    return value
 
 
 def parse_json(text: str | bytes, source: str, *, max_depth: int = MAX_DEPTH) -> Any:
