@@ -152,15 +152,15 @@ def loads_json(text: str | bytes) -> Any:
     :class:`json.JSONDecodeError` like any other malformed JSON, so callers
     keep one ``except``.
     """
-    doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    message = f"nested too deeply (more than {MAX_DEPTH} levels)"
     try:
         value = json.loads(text)
     except RecursionError:
-        raise json.JSONDecodeError(message, doc, 0) from None
-    if _shape_problem(value, MAX_DEPTH, None) is not None:
-        raise json.JSONDecodeError(message, doc, 0)
-    return value
+        value = None
+    else:
+        if _shape_problem(value, MAX_DEPTH, None) is None:
+            return value
+    doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    raise json.JSONDecodeError(f"nested too deeply (more than {MAX_DEPTH} levels)", doc, 0)
 
 
 def parse_json(text: str | bytes, source: str, *, max_depth: int = MAX_DEPTH) -> Any:
