@@ -223,3 +223,85 @@ def test_deeply_nested_command_line_value_is_bad_usage(value: str, tmp_path: Pat
     lines = _error_lines(stderr)
     assert code == 2 and len(lines) == 1, stderr
     assert "--agent-arg stop" in lines[0] and "nested too deeply" in lines[0]
+
+
+# -- Acceptance tests for wiring done in files owned by another change ---------
+# Each is a strict xfail: it fails today and must pass once wired; then remove
+# the marker (a pass while still marked fails the suite, as a reminder).
+
+def _ghost_and_good(tmp_path: Path) -> Path:
+    """A task file: task 0 of the built-in airline set, plus a copy with an unknown tool."""
+    tasks = json.loads((AIRLINE / "data" / "tasks.json").read_text(encoding="utf-8"))
+    good = tasks[0]
+    ghost = json.loads(json.dumps(good))
+    ghost["id"] = "ghost"
+    ghost["evaluation_criteria"]["actions"].append({"name": "refund_everything",
+                                                    "arguments": {}})
+    return _write(tmp_path / "tasks.json", json.dumps([good, ghost]))
+
+
+@pytest.mark.xfail(strict=True, reason="wire toolgym._io.read_text(path, 'system prompt file') "
+                                       "into runner._run._system_prompt")
+def test_non_utf8_system_prompt_is_one_line(tmp_path: Path, cli_main: CliMain) -> None:
+    prompt = _write(tmp_path / "prompt.txt", "Soyez aimable, café".encode("latin-1"))
+    code, _, stderr = cli_main([*RUN, "--out", str(tmp_path / "r"),
+                                "--system-prompt-file", str(prompt)])
+    lines = _error_lines(stderr)
+    assert code == 1 and len(lines) == 1, stderr
+    assert "prompt.txt: system prompt file is not UTF-8 text (byte 0xe9 at offset 18" in lines[0]
+
+
+@pytest.mark.xfail(strict=True, reason="wire check_tasks into runner._run._prepare")
+def test_run_refuses_malformed_tasks(tmp_path: Path, cli_main: CliMain) -> None:
+    tasks = _ghost_and_good(tmp_path)
+    code, _, stderr = cli_main(["run", "--display", "none", "--no-report", "--tasks-file",
+                                str(tasks), "--out", str(tmp_path / "r")])
+    lines = _error_lines(stderr)
+    assert code == 1 and len(lines) == 1, stderr
+    assert "1 malformed task(s) of 2: task 'ghost'" in lines[0]
+    assert "unknown tool 'refund_everything'" in lines[0]
+    assert not (tmp_path / "r" / "results.jsonl").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="add run --allow-invalid-tasks (cli/_run_cmds.py, "
+                                       "RunConfig) and skip check.malformed_ids in _prepare")
+def test_run_skips_malformed_tasks_when_allowed(tmp_path: Path, cli_main: CliMain) -> None:
+    tasks = _ghost_and_good(tmp_path)
+    code, _, stderr = cli_main(["run", "--display", "none", "--no-report", "--tasks-file",
+                                str(tasks), "--allow-invalid-tasks", "--out",
+                                str(tmp_path / "r")])
+    assert code == 0, stderr
+    assert "task 'ghost' is malformed" in stderr
+    ran = [json.loads(line)["task_id"]
+           for line in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    assert ran == ["0"]
+
+
+@pytest.mark.xfail(strict=True, reason="print check.warning_lines() in runner._run._prepare")
+def test_run_warns_once_per_task_failing_by_the_rules(tmp_path: Path, cli_main: CliMain) -> None:
+    tasks = json.loads((AIRLINE / "data" / "tasks.json").read_text(encoding="utf-8"))
+    task = tasks[0]
+    task["evaluation_criteria"]["actions"][0]["arguments"]["user_id"] = "nobody_1"
+    path = _write(tmp_path / "tasks.json", json.dumps([task]))
+    code, _, stderr = cli_main(["run", "--display", "none", "--no-report", "--tasks-file",
+                                str(path), "--out", str(tmp_path / "r")])
+    assert code == 0, stderr
+    warnings = [x for x in _error_lines(stderr) if "fail by the domain's rules" in x]
+    assert len(warnings) == 1 and "User nobody_1 not found" in warnings[0]
+    assert (tmp_path / "r" / "results.jsonl").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="cli/_run_cmds.py _STRATEGY_ARGS: drop max_retries, "
+                                       "add max_redrafts")
+def test_max_redrafts_reaches_the_verify_user_and_max_retries_the_client(
+    tmp_path: Path, cli_main: CliMain
+) -> None:
+    script = _write(tmp_path / "user.yaml", "- I want to book a flight. ###STOP###\n")
+    code, _, stderr = cli_main([*RUN, "--out", str(tmp_path / "r"), "--user", "verify",
+                                "--user-model", "scripted", "--user-arg", f"script={script}",
+                                "--user-arg", "max_redrafts=1",
+                                "--agent-arg", "max_retries=1"])
+    assert code == 0, stderr
+    config = json.loads((tmp_path / "r" / "config.json").read_text())["config"]
+    assert config["user"]["args"] == {"max_redrafts": 1}
+    assert config["agent"]["model"]["max_retries"] == 1
