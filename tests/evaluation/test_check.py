@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import toolgym
 from toolgym.domains import load_domain
 from toolgym.errors import DataError
-from toolgym.evaluation import TaskCheck, check_tasks
+from toolgym.evaluation import TaskCheck, check_tasks, evaluate
+from toolgym.messages import Message, ToolCall
+from toolgym.models._oracle import communicate_text
 from toolgym.tasks import Task, parse_tasks
 
 USER = "xena_quintero_2311"
@@ -179,19 +179,19 @@ def test_tau2_airline_tasks_are_all_clean(tau2_airline_dir: Path) -> None:
     assert check.checked == 50 and check.malformed == [] and check.rule_failures == []
 
 
-def test_a_malformed_task_that_run_scores_1_is_caught(tmp_path: Path, airline: Any,
-                                                      good: dict[str, Any]) -> None:
+def test_a_malformed_task_that_grades_1_is_caught(airline: Any, good: dict[str, Any]) -> None:
     # A gold call to a tool that does not exist is skipped when the gold database is
-    # built, so the oracle (whose call fails) still matches it: reward 1.0, no warning.
+    # built, so an agent whose same call fails still matches it: reward 1.0, no warning.
     raw = copy.deepcopy(good)
     raw["id"] = "ghost"
     raw["evaluation_criteria"]["actions"].append(
         {"action_id": "0_3", "name": "refund_everything", "arguments": {}})
-    tasks_file = tmp_path / "tasks.json"
-    tasks_file.write_text(json.dumps([raw]))
-    run = toolgym.run(domain="airline", tasks_file=str(tasks_file), agent_model="oracle",
-                      user="scripted", out=tmp_path / "run")
-    assert run.summary["avg_reward"] == 1.0
-    check = check_tasks(airline, parse_tasks([raw]))
+    (task,) = parse_tasks([raw])
+    calls = [ToolCall(id=f"c{i}", name=a.name, arguments=a.arguments)
+             for i, a in enumerate(task.gold_actions)]
+    messages = [Message(role="assistant", tool_calls=calls),
+                Message(role="assistant", content=communicate_text(task))]
+    assert evaluate(airline, task, messages).reward == 1.0
+    check = check_tasks(airline, [task])
     assert check.malformed_ids == {"ghost"}
     assert "unknown tool 'refund_everything'" in check.malformed[0].reason
