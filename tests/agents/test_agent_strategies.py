@@ -142,6 +142,14 @@ def test_parse_action_never_picks_a_nested_object_of_a_broken_outer_one() -> Non
     assert parsed is not None and parsed.arguments == {"k": 1}
 
 
+def test_parse_action_survives_deeply_nested_output() -> None:
+    deep = "[" * 5000 + "]" * 5000
+    assert parse_action(f"Action: {deep}") is None
+    parsed = parse_action('Action: {"name": "a", "arguments": "' + deep + '"}')
+    assert parsed is not None and parsed.arguments == {}
+    assert parsed.parse_error is not None and "nested too deeply" in parsed.parse_error
+
+
 async def test_act_mode_has_no_thought_and_history_is_rendered_as_text() -> None:
     model = FakeModel([
         'Action:\n{"name": "get_user_details", "arguments": {"user_id": "u1"}}',

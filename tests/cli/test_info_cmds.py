@@ -102,6 +102,7 @@ def custom_airline(tmp_path: Path) -> Path:
     data.mkdir()
     src = load_domain("airline")
     (data / "db.json").write_text(json.dumps(src.snapshot.to_dict()))
+    (data / "policy.md").write_text(src.policy)
     (data / "tasks.json").write_text(json.dumps([
         {"id": "m1", "user_scenario": {"instructions": "[red]boom[/red] \x1b[2J\nsecond line"},
          "difficulty": "hard", "tags": ["x"]},

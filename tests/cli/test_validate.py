@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -108,3 +109,98 @@ def test_version() -> None:
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.strip() == f"toolgym {toolgym.__version__}"
+
+
+PLUGIN = '''
+from pydantic import BaseModel
+
+from toolgym import DB, ToolError, ToolKind, Toolkit, tool
+from toolgym.domains import DomainSpec, register_domain
+
+
+class Book(BaseModel):
+    isbn: str
+    on_loan: bool = False
+
+
+class ShelfDB(DB):
+    books: dict[str, Book]
+
+
+class ShelfTools(Toolkit[ShelfDB]):
+    @tool(ToolKind.WRITE)
+    def lend_book(self, isbn: str) -> str:
+        """Lend a book.
+
+        Args:
+            isbn: The book's ISBN.
+        """
+        if isbn not in self.db.books:
+            raise ToolError(f"Book {isbn} not found")
+        self.db.edit("books", isbn).on_loan = True
+        return "ok"
+
+    def is_on_loan(self, isbn: str) -> bool:
+        return self.db.books[isbn].on_loan
+
+
+register_domain(DomainSpec(name="plugshelf", db_type=ShelfDB, toolkit_type=ShelfTools,
+                           builtin=None))
+'''
+
+
+def _shelf_task(tid: str, **criteria: object) -> dict[str, object]:
+    return {"id": tid, "user_scenario": {"instructions": "lend me a book"},
+            "evaluation_criteria": {"reward_basis": ["DB"], **criteria}}
+
+
+def test_validate_imports_plugins_and_reports_each_kind_of_problem(
+    tmp_path: Path, cli_main: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shelf_plugin_for_validate.py").write_text(PLUGIN)
+    data = tmp_path / "shelf"
+    data.mkdir()
+    (data / "db.json").write_text(json.dumps({"books": {"1": {"isbn": "1"}}}))
+    (data / "policy.md").write_text("Lend books.")
+    lend = {"name": "lend_book", "arguments": {"isbn": "1"}}
+    (data / "tasks.json").write_text(json.dumps([
+        _shelf_task("good", actions=[lend], env_assertions=[
+            {"func_name": "is_on_loan", "arguments": {"isbn": "1"}}]),
+        _shelf_task("assert", actions=[lend], env_assertions=[
+            {"func_name": "is_overdue", "arguments": {"isbn": "1"}}]),
+        {**_shelf_task("history", actions=[lend]), "initial_state": {"message_history": [
+            {"role": "assistant", "tool_calls": [{"name": "lend_book", "arguments": "{"}]}]}},
+        _shelf_task("rules", actions=[{"name": "lend_book", "arguments": {"isbn": "9"}}]),
+    ]))
+    code, stdout, stderr = cli_main(["validate", "--plugin", "shelf_plugin_for_validate",
+                                     "--domain", "plugshelf", "--data-dir", str(data)])
+    assert code == 1, stderr
+    assert stderr.splitlines() == [
+        "task assert: env assertion 0 (is_overdue): unknown toolkit function 'is_overdue'",
+        "task history: message_history[0].tool_calls[0]: arguments are not valid JSON",
+        "task rules: action 0 (lend_book) failed: Book 9 not found",
+    ]
+    assert "4 tasks, 1 valid, 3 invalid: 2 malformed, 1 failing by the domain's rules" in stdout
+
+
+def test_validate_reports_unknown_env_assertions_of_builtin_domains(tmp_path: Path) -> None:
+    task = _task([{"action_id": "a", "name": "get_user_details",
+                   "arguments": {"user_id": "xena_quintero_2311"}}])
+    task["evaluation_criteria"]["env_assertions"] = [  # type: ignore[index]
+        {"func_name": "user_exists", "arguments": {"user_id": "xena_quintero_2311"}}]
+    f = tmp_path / "tasks.json"
+    f.write_text(json.dumps([task]))
+    code, stdout, stderr = _invoke("--domain", "airline", "--tasks-file", str(f))
+    assert code == 1
+    assert "task t1: env assertion 0 (user_exists): unknown toolkit function 'user_exists'" \
+        in stderr
+    assert "1 malformed" in stdout
+
+
+def test_validate_refuses_a_plugin_that_does_not_import(cli_main: Any) -> None:
+    code, _, stderr = cli_main(["validate", "--plugin", "no_such_plugin_module_xyz"])
+    assert code == 1
+    assert stderr.strip().splitlines() == [
+        "error: cannot import plugin module 'no_such_plugin_module_xyz': "
+        "No module named 'no_such_plugin_module_xyz'"]

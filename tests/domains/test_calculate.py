@@ -126,3 +126,53 @@ def test_matches_python_arithmetic(case: tuple[str, _Value]) -> None:
 def test_pathological_nesting_is_a_tool_error(expr: str) -> None:
     with pytest.raises(ToolError):
         calculate(expr)
+
+
+# -- limits: refused before anything slow happens -----------------------------
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        # A 10,000-character power tower: too many operators to even parse.
+        ("2" + "**2" * 3333, "expression too complex (at most 1000 operators)"),
+        ("1" + " + 1" * 1001, "expression too complex (at most 1000 operators)"),
+        ("1" + "+1" * 400, "expression too deeply nested (at most 300 levels)"),
+        ("-" * 999 + "1", "expression too deeply nested (at most 300 levels)"),
+        ("9" * 4000, "number too large"),
+        ("2 ** 10001", "result too large"),
+        ("3 ** 10000", "result too large"),
+        # Each factor is allowed, the product is not: refused before multiplying
+        # (with 3**31000 factors, the evaluator used to spend 8 s on 100, 76 s on 300).
+        ("*".join(["3**6000"] * 100), "result too large"),
+        ("(2**9000) * (2**9000)", "result too large"),
+    ],
+)
+def test_oversized_expressions_are_refused(expression: str, message: str) -> None:
+    with pytest.raises(ToolError) as info:
+        calculate(expression)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("1" + "+1" * 299, "300.0"),                 # a sum of 300 numbers still works
+        ("(10 ** 3000) / (10 ** 2999)", "10.0"),     # big exact intermediates are fine
+        ("2 ** 9999 / 2 ** 9998", "2.0"),
+        ("2 ** -10001", "0.0"),
+    ],
+)
+def test_large_but_reasonable_expressions_still_work(expression: str, expected: str) -> None:
+    assert calculate(expression) == expected
+
+
+def test_the_tool_returns_the_limit_as_an_error_message() -> None:
+    from toolgym.domains import load_domain
+    from toolgym.env import Environment
+    from toolgym.messages import ToolCall
+
+    env = Environment(load_domain("retail"))
+    done = env.execute(ToolCall(id="c", name="calculate",
+                                arguments={"expression": "*".join(["3**6000"] * 200)}))
+    assert done.result.error and not done.bug
+    assert done.result.content == "Error: result too large"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import toolgym
 from toolgym.env import Environment, replay_calls
+from toolgym.errors import DataError
 from toolgym.messages import ToolCall
 from toolgym.tasks import parse_tasks
 
@@ -88,3 +91,33 @@ def test_replay_rebuilds_the_final_state_from_write_calls() -> None:
     ])
     assert [name for name, _ in results] == ["cancel_reservation"]
     assert db.same_state(env.db) and db.digest() == env.digest()
+
+
+def _with_state(state: dict[str, Any]) -> Any:
+    (task,) = parse_tasks([{"id": "s", "user_scenario": {"instructions": "x"},
+                            "initial_state": state}])
+    return task
+
+
+@pytest.mark.parametrize(("state", "message"), [
+    ({"initialization_actions": [{"func_name": "send_certificate",
+                                  "arguments": {"user_id": "x", "amt": 5}}]},
+     "task 's': initialization action 'send_certificate': missing a required argument"),
+    ({"initialization_actions": [{"func_name": "send_certificate",
+                                  "arguments": {"user_id": "nobody", "amount": 5}}]},
+     "task 's': initialization action 'send_certificate' failed: User nobody not found"),
+    ({"initialization_actions": [{"func_name": "__init__", "arguments": {}}]},
+     "is not a toolkit function"),
+    ({"message_history": [{"role": "assistant", "tool_calls": [
+        {"function": {"name": "cancel_reservation", "arguments": "{oops"}}]}]},
+     "task 's': message_history[0].tool_calls[0]: arguments are not valid JSON"),
+    ({"message_history": [{"role": "assistant", "tool_calls": ["cancel_reservation"]}]},
+     "task 's': message_history[0].tool_calls[0]: a tool call must be an object"),
+    ({"message_history": [{"role": "assistant", "tool_calls": [
+        {"name": "cancel_reservation", "arguments": [1]}]}]},
+     "arguments must be an object"),
+])
+def test_a_broken_initial_state_is_a_data_error(state: dict[str, Any], message: str) -> None:
+    with pytest.raises(DataError) as exc:
+        Environment(toolgym.load_domain("airline"), _with_state(state))
+    assert message in str(exc.value)

@@ -135,3 +135,15 @@ async def test_model_applies_error_rate_from_args() -> None:
     msgs = await play(ep, len(ep.plan.calls) + 1)
     sent = [(m.tool_calls[0].name, m.tool_calls[0].arguments) for m in msgs if m.tool_calls]
     assert sent == ep.plan.calls
+
+
+def test_unknown_args_are_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as exc:
+        create_model(ModelConfig(model="oracle", args={"error_rat": 0.3}))
+    assert str(exc.value) == ("oracle: unknown argument(s) 'error_rat' (known: error_rate, "
+                              "latency_ms, price_in, price_out, prices, role)")
+    with pytest.raises(ConfigError, match="max_concurrency is a model setting, not an arg"):
+        create_model(ModelConfig(model="oracle", args={"max_concurrency": 2}))
+    model = create_model(ModelConfig(model="oracle", args={
+        "error_rate": 0.5, "latency_ms": 0, "price_in": 1.0, "price_out": 2.0, "role": "agent"}))
+    assert isinstance(model, OracleModel) and model.error_rate == 0.5

@@ -138,3 +138,15 @@ def test_scripted_stop_token_is_the_user_stop_marker() -> None:
     from toolgym.users import STOP
 
     assert USER_STOP_TOKEN == STOP
+
+
+def test_unknown_args_are_refused_with_the_known_ones() -> None:
+    from toolgym.errors import ConfigError
+
+    with pytest.raises(ConfigError) as exc:
+        ScriptedModel.from_items(["hi"], on_exhaust="error")
+    assert str(exc.value) == ("scripted: unknown argument(s) 'on_exhaust' (known: latency_ms, "
+                              "on_exhausted, price_in, price_out, prices, role, script)")
+    model = ScriptedModel.from_items(["hi"], on_exhausted="error", latency_ms=0, role="user",
+                                     price_in=0.0, price_out=0.0)
+    assert model.on_exhausted == "error" and model.role == "user"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import toolgym
 from toolgym.models._toolparse import make_tool_call, parse_arguments, recover_text_tool_calls
 
 
@@ -65,3 +68,36 @@ def test_recover_bare_json_only_for_offered_tools() -> None:
     plain = '{"name": "Ann", "age": 3}'
     assert recover_text_tool_calls(plain, {"get_user"}) == (plain, [])
     assert recover_text_tool_calls("hello {", {"get_user"}) == ("hello {", [])
+
+
+# A degenerate model output: brackets repeated past Python's recursion limit,
+# or nested deeper than results can be saved.
+DEEP = "[" * 5000 + "]" * 5000
+MID = '{"user_id": ' + "[" * 300 + "]" * 300 + "}"
+
+
+def test_deeply_nested_arguments_are_a_parse_error_not_a_crash() -> None:
+    for raw in (DEEP, MID):
+        args, err = parse_arguments(raw)
+        assert args == {} and err is not None and "nested too deeply" in err
+        call = make_tool_call("c1", "get_user_details", raw)
+        assert call.parse_error and call.raw_arguments == raw
+
+
+def test_deeply_nested_text_tool_calls_are_not_recovered_and_do_not_crash() -> None:
+    block = '<tool_call>{"name": "get_user_details", "arguments": ' + DEEP + "}</tool_call>"
+    _, calls = recover_text_tool_calls(block)
+    assert len(calls) == 1 and calls[0].parse_error
+    text = '{"name": "get_user_details", "arguments": ' + DEEP + "}"
+    assert recover_text_tool_calls(text) == (text, [])
+
+
+def test_a_run_survives_a_model_sending_deeply_nested_arguments(tmp_path: Path) -> None:
+    script = [{"tool_calls": [{"name": "get_user_details", "arguments": raw}]}
+              for raw in (DEEP, MID)]
+    run = toolgym.run(domain="airline", tasks="0", user="scripted", out=tmp_path / "r",
+                      agent_model={"model": "scripted", "args": {"script": script}})
+    (result,) = run.results
+    tool_texts = [m.content or "" for m in result.messages if m.role == "tool"]
+    assert len(tool_texts) == 2
+    assert all("nested too deeply" in t for t in tool_texts)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from toolgym.errors import DataError
-from toolgym.tasks import RewardType, load_splits, load_tasks, parse_tasks
+from toolgym.tasks import RewardType, check_splits, load_splits, load_tasks, parse_tasks
 
 
 @pytest.mark.parametrize("name,count", [("airline", 50), ("retail", 114)])
@@ -64,3 +64,34 @@ def test_bad_split_file(tmp_path: Path) -> None:
     path.write_text(json.dumps({"train": "0,1"}))
     with pytest.raises(DataError, match="split name -> list of task ids"):
         load_splits(path)
+
+
+def test_integer_ids_become_strings_and_other_ids_are_refused_by_index() -> None:
+    base = {"user_scenario": {"instructions": "hi"}}
+    assert [t.id for t in parse_tasks([{**base, "id": 3}, {**base, "id": "x"}])] == ["3", "x"]
+    for bad in [[1], 1.0, None, False, {"a": 1}, ""]:
+        with pytest.raises(DataError, match=r"^f\.json: task #1: field id: must "):
+            parse_tasks([{**base, "id": "ok"}, {**base, "id": bad}], source="f.json")
+    with pytest.raises(DataError, match=r"task #0: field id: Field required"):
+        parse_tasks([base], source="f.json")
+
+
+def test_deep_task_data_from_python_is_refused() -> None:
+    deep: object = "x"
+    for _ in range(150):
+        deep = [deep]
+    task = {"id": "t", "user_scenario": {"instructions": "hi"},
+            "evaluation_criteria": {"actions": [{"name": "a", "arguments": {"v": deep}}]}}
+    with pytest.raises(DataError, match=r"^src: task 't': nested too deeply"):
+        parse_tasks([task], source="src")
+
+
+def test_splits_naming_unknown_tasks_are_refused(tmp_path: Path) -> None:
+    tasks = parse_tasks([{"id": str(i), "user_scenario": {"instructions": "hi"}}
+                         for i in range(3)])
+    check_splits({"test": ["0", "2"]}, tasks, "s.json")  # fine
+    unknown = [f"u{i}" for i in range(8)]
+    with pytest.raises(DataError) as exc:
+        check_splits({"test": ["0", *unknown]}, tasks, "s.json")
+    assert str(exc.value) == ("s.json: split 'test' names 8 task id(s) not in the task set: "
+                              "'u0', 'u1', 'u2', 'u3', 'u4' and 3 more")

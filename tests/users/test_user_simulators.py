@@ -148,8 +148,8 @@ def test_strip_premature_stop_rules() -> None:
 def test_llm_user_needs_a_model_and_known_args() -> None:
     with pytest.raises(ConfigError, match="needs a model"):
         user("llm", None)
-    with pytest.raises(ConfigError, match="max_retries"):
-        user("llm", FakeModel([]), max_retries=3)  # only verify takes it
+    with pytest.raises(ConfigError, match="max_redrafts"):
+        user("llm", FakeModel([]), max_redrafts=3)  # only verify takes it
 
 
 # --- react ---------------------------------------------------------------------------------
@@ -183,11 +183,22 @@ async def test_verify_regenerates_when_check_says_inconsistent() -> None:
     assert reply.latency_s == pytest.approx(2.0)
 
 
-async def test_verify_gives_up_after_max_retries() -> None:
+async def test_verify_gives_up_after_max_redrafts() -> None:
     model = FakeModel(["a", "INCONSISTENT: no", "b", "INCONSISTENT: still no", "c"])
-    reply = await user("verify", model, max_retries=2).respond(conversation())
+    reply = await user("verify", model, max_redrafts=2).respond(conversation())
     assert reply.message.content == "c"
     assert len(model.requests) == 5
+    model = FakeModel(["a", "INCONSISTENT: no", "b"])
+    reply = await user("verify", model, max_redrafts=1).respond(conversation())
+    assert reply.message.content == "b" and len(model.requests) == 3
+
+
+def test_verify_refuses_the_old_max_retries_name() -> None:
+    # max_retries is the model client's setting; the CLI routes it there.
+    with pytest.raises(ConfigError, match="max_retries was renamed max_redrafts"):
+        user("verify", FakeModel([]), max_retries=2)
+    with pytest.raises(ConfigError, match="max_redrafts must be an integer"):
+        user("verify", FakeModel([]), max_redrafts=-1)
 
 
 # --- reflection ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from toolgym._io import parse_json, read_text
 from toolgym.agents._base import Agent, AgentContext, register_agent
 from toolgym.agents._prompts import few_shot_system_prompt
 from toolgym.agents._tool_calling import NATIVE_TOOL_ARGS, SAMPLING_ARGS, ToolCallingAgent
@@ -52,7 +53,7 @@ def _tool_call(raw: Any, index: int, where: str) -> ToolCall:
     if isinstance(args, str):
         try:
             decoded = json.loads(args) if args.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded = None
         if isinstance(decoded, dict):
             return ToolCall(id=call_id, name=name, arguments=decoded)
@@ -98,18 +99,14 @@ def parse_conversation(raw: Any, where: str) -> list[Message]:
 @lru_cache(maxsize=16)
 def _load_cached(path: str, _mtime_ns: int, _size: int) -> tuple[tuple[Message, ...], ...]:
     demos: list[tuple[Message, ...]] = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc})") from None
-            if not isinstance(obj, dict) or "messages" not in obj:
-                raise DataError(f"{where}: expected an object with a 'messages' list")
-            demos.append(tuple(parse_conversation(obj["messages"], where)))
+    for lineno, line in enumerate(read_text(path, "few-shot examples file").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        obj = parse_json(line, where)
+        if not isinstance(obj, dict) or "messages" not in obj:
+            raise DataError(f"{where}: expected an object with a 'messages' list")
+        demos.append(tuple(parse_conversation(obj["messages"], where)))
     if not demos:
         raise DataError(f"{path}: the few-shot examples file holds no examples")
     return tuple(demos)

@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from toolgym._io import loads_json
 from toolgym.agents._base import Agent, AgentContext, AgentReply, register_agent
 from toolgym.agents._prompts import (
     RESPOND_ACTION,
@@ -124,7 +125,7 @@ def find_json_object(text: str, require_name: bool = False) -> dict[str, Any] | 
             not require_name or isinstance(value.get("name"), str))
 
     try:
-        value = json.loads(text.strip())
+        value = loads_json(text.strip())
     except ValueError:
         pass
     else:
@@ -133,7 +134,7 @@ def find_json_object(text: str, require_name: bool = False) -> dict[str, Any] | 
         if i >= _MAX_CANDIDATES:
             break
         try:
-            value = json.loads(candidate)
+            value = loads_json(candidate)
         except ValueError:
             continue
         if ok(value):
@@ -158,7 +159,7 @@ def _decode_arguments(value: Any) -> tuple[dict[str, Any], str | None, str | Non
         return value, None, None
     if isinstance(value, str):
         try:
-            decoded = json.loads(value) if value.strip() else {}
+            decoded = loads_json(value) if value.strip() else {}
         except ValueError as exc:
             return {}, value, f"arguments are not valid JSON: {exc}"
         if isinstance(decoded, dict):

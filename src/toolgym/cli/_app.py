@@ -8,6 +8,7 @@ stderr and exit with status 1 or 2; tracebacks are for bugs only.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,13 +51,25 @@ def validate(
     tasks_file: Annotated[Path | None, typer.Option(help="Task file to validate.")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write JSON lines here.")] = None,
     dump_db: Annotated[Path | None, typer.Option(help="Write each final DB here.")] = None,
+    plugin: Annotated[list[str] | None, typer.Option(
+        help="Module to import first (registers custom domains); repeatable.")] = None,
 ) -> None:
-    """Replay every task's gold actions on a fresh database and report problems."""
+    """Replay every task's gold actions on a fresh database and report problems.
+
+    Malformed tasks (unknown tools or functions, arguments that do not fit a
+    tool's schema, a malformed message history) and tasks whose gold actions
+    fail by the domain's rules are both invalid; the summary counts each.
+    """
     from toolgym.domains import load_domain
     from toolgym.evaluation._validate import validate_tasks
+    from toolgym.runner._run import import_plugins
 
     t0 = time.perf_counter()
+    if plugin:
+        # As for `run`: plugin modules may live in the current directory.
+        sys.path.insert(0, os.getcwd())
     try:
+        import_plugins(list(plugin or []))
         d = load_domain(domain, data_dir=data_dir, tasks_file=tasks_file)
         results = validate_tasks(d, dump_dir=dump_db)
     except ToolgymError as exc:
@@ -69,8 +82,11 @@ def validate(
     for r in bad:
         for e in r.errors:
             err.print(f"task {r.task_id}: {e}", highlight=False, markup=False)
-    out.print(f"{len(results)} tasks, {len(results) - len(bad)} valid, {len(bad)} invalid "
-              f"({time.perf_counter() - t0:.2f} s)", highlight=False)
+    malformed = sum(1 for r in bad if r.malformed)
+    detail = (f": {malformed} malformed, {len(bad) - malformed} failing by the domain's rules"
+              if bad else "")
+    out.print(f"{len(results)} tasks, {len(results) - len(bad)} valid, {len(bad)} invalid"
+              f"{detail} ({time.perf_counter() - t0:.2f} s)", highlight=False)
     if bad:
         raise typer.Exit(1)
 

@@ -9,6 +9,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from toolgym._io import MAX_DEPTH, check_depth
+from toolgym.errors import DataError
+
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
@@ -27,9 +30,17 @@ def parse_kv(items: list[str] | None, option: str) -> dict[str, Any]:
             raise fail(f"{option} expects key=value, got {item!r}", 2)
         key, value = item.split("=", 1)
         try:
-            out_[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out_[key.strip()] = value
+            decoded = json.loads(value)
+        except RecursionError:
+            raise fail(f"{option} {key.strip()}: value nested too deeply "
+                       f"(more than {MAX_DEPTH} levels)", 2) from None
+        except ValueError:  # not JSON (or an integer too long): the text itself
+            decoded = value
+        try:
+            check_depth(decoded, f"{option} {key.strip()}")
+        except DataError as exc:
+            raise fail(str(exc), 2) from None
+        out_[key.strip()] = decoded
     return out_
 
 

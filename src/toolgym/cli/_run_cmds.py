@@ -165,6 +165,9 @@ def _config_options(
     plugin: Annotated[list[str] | None, typer.Option(
         help="Module to import first (registers custom domains, agents, users, "
              "providers); repeatable.")] = None,
+    allow_invalid_tasks: Annotated[bool, typer.Option(
+        help="Skip malformed tasks (unknown tools, arguments that do not fit a tool's "
+             "schema) with a warning instead of refusing the run.")] = False,
 ) -> None:
     """The options that build a run's configuration (shared by run and endpoints check)."""
 
@@ -237,6 +240,7 @@ def _build(opts: dict[str, Any]) -> tuple[Any, Path]:
         rollout_cost_limit=o["cost_limit"],
         cache_dir=str(o["cache_dir"]) if o["cache_dir"] else None,
         plugins=list(o["plugin"] or []),
+        allow_invalid_tasks=o["allow_invalid_tasks"],
     )
     return config, o["out_dir"] or default_run_dir(config)
 

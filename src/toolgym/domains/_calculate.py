@@ -11,6 +11,14 @@ and parentheses.
 
 Values keep Python's own types while evaluating (ints stay exact ints, ``/``
 is true division), so the result is the same float Python would compute.
+
+Tools run on the event loop, so an expression must never take long: before
+anything is parsed, its length and operator count are capped; before
+anything is evaluated, the syntax tree's size and depth are; while
+evaluating, no integer may grow past :data:`MAX_INT_BITS` (Python's own
+arithmetic, as in tau2, spends over a minute multiplying 300 factors
+``3**31000``; no float result is that large anyway). Each limit is a
+:class:`ToolError` the agent sees.
 """
 
 from __future__ import annotations
@@ -21,14 +29,23 @@ from collections.abc import Callable
 
 from toolgym.errors import ToolError
 
-__all__ = ["ALLOWED_CHARACTERS", "calculate"]
+__all__ = ["ALLOWED_CHARACTERS", "MAX_DEPTH", "MAX_EXPRESSION_LENGTH", "MAX_INT_BITS",
+           "MAX_NODES", "MAX_OPERATORS", "calculate"]
 
 #: Characters an expression may contain; anything else is refused up front.
 ALLOWED_CHARACTERS = frozenset("0123456789+-*/(). ")
-
-# An exponent this large on an int could take unbounded time and memory;
-# tau2 would simply hang, we refuse instead.
-_MAX_POW_BITS = 100_000
+#: Longer input is refused before parsing (an agent has no use for it).
+MAX_EXPRESSION_LENGTH = 10_000
+#: More operator characters than this are refused before parsing.
+MAX_OPERATORS = 1_000
+#: Syntax trees larger than this are refused before evaluation.
+MAX_NODES = 2 * MAX_OPERATORS + 1
+#: Syntax trees nested deeper than this are refused before evaluation (a
+#: sum of 300 numbers is 300 levels deep).
+MAX_DEPTH = 300
+#: No integer, intermediate or final, may have more bits; a float result
+#: needs fewer than 1,100.
+MAX_INT_BITS = 10_000
 
 Number = int | float
 
@@ -39,10 +56,6 @@ _BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
 }
-
-
-#: Longer input is refused before parsing (an agent has no use for it).
-MAX_EXPRESSION_LENGTH = 10_000
 
 
 def calculate(expression: str) -> str:
@@ -57,8 +70,10 @@ def calculate(expression: str) -> str:
 
     Raises:
         ToolError: ``Invalid characters in expression`` for any character
-            outside the allowed set, ``division by zero``, or the parser's
-            message for malformed input.
+            outside the allowed set, ``division by zero``, the parser's
+            message for malformed input, or ``expression too long`` /
+            ``too complex`` / ``too deeply nested`` / ``result too large``
+            past the limits in the module docstring.
     """
     if not isinstance(expression, str) or not set(expression) <= ALLOWED_CHARACTERS:
         raise ToolError("Invalid characters in expression")
@@ -67,8 +82,12 @@ def calculate(expression: str) -> str:
     source = expression.lstrip(" ")
     if len(source) > MAX_EXPRESSION_LENGTH:
         raise ToolError(f"expression too long (at most {MAX_EXPRESSION_LENGTH} characters)")
+    operators = sum(source.count(c) for c in "+-*/")
+    if operators > MAX_OPERATORS:
+        raise ToolError(f"expression too complex (at most {MAX_OPERATORS} operators)")
     try:
         tree = ast.parse(source, filename="<string>", mode="eval")
+        _check_size(tree.body)
         value = _eval(tree.body)
         return str(round(float(value), 2))
     except SyntaxError as exc:
@@ -83,12 +102,36 @@ def calculate(expression: str) -> str:
         raise ToolError("expression too deeply nested") from None
 
 
+def _check_size(root: ast.expr) -> None:
+    """Refuse trees with too many nodes or too deep, without recursing."""
+    stack = [(root, 1)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ToolError(f"expression too complex (at most {MAX_NODES} terms)")
+        if depth > MAX_DEPTH:
+            raise ToolError(f"expression too deeply nested (at most {MAX_DEPTH} levels)")
+        if isinstance(node, ast.BinOp):
+            stack.append((node.left, depth + 1))
+            stack.append((node.right, depth + 1))
+        elif isinstance(node, ast.UnaryOp):
+            stack.append((node.operand, depth + 1))
+
+
+def _too_large(*values: Number) -> bool:
+    return any(isinstance(v, int) and v.bit_length() > MAX_INT_BITS for v in values)
+
+
 def _eval(node: ast.expr) -> Number:
     if isinstance(node, ast.Constant):
         # Only ints and floats can be spelled with the allowed characters, but
         # check anyway so a bool/str/complex can never slip through.
         value = node.value
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if _too_large(value):
+                raise ToolError("number too large")
             return value
         raise ToolError("unsupported expression")
     if isinstance(node, ast.UnaryOp):
@@ -105,7 +148,13 @@ def _eval(node: ast.expr) -> Number:
         fn = _BINARY.get(type(node.op))
         if fn is None:
             raise ToolError("unsupported expression")
-        return fn(left, right)
+        if (isinstance(node.op, ast.Mult) and isinstance(left, int) and isinstance(right, int)
+                and left.bit_length() + right.bit_length() > MAX_INT_BITS + 1):
+            raise ToolError("result too large")  # checked before the multiplication
+        result = fn(left, right)
+        if _too_large(result):
+            raise ToolError("result too large")
+        return result
     # e.g. "()" parses to an empty tuple; Python's float() would reject it.
     raise ToolError("unsupported expression")
 
@@ -115,10 +164,12 @@ def _pow(base: Number, exponent: Number) -> Number:
         isinstance(base, int)
         and isinstance(exponent, int)
         and abs(base) > 1
-        and base.bit_length() * exponent > _MAX_POW_BITS
+        and (base.bit_length() - 1) * exponent > MAX_INT_BITS
     ):
         raise ToolError("result too large")
     result = base**exponent
+    if _too_large(result):
+        raise ToolError("result too large")
     if isinstance(result, complex):
         # A negative base to a fractional power; float() of it fails in Python.
         raise ToolError("float() argument must be a string or a real number, not 'complex'")

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 from pydantic_core import PydanticSerializationError
 
+from toolgym._io import decode_text, parse_json, read_bytes
 from toolgym.errors import DataError
 
 __all__ = ["DB", "Snapshot", "canon", "canonical_digest", "canonical_json"]
@@ -108,25 +109,13 @@ class DB(BaseModel):
     def load(cls, path: str | Path) -> typing.Self:
         """Load and validate a ``db.json`` file; errors name the file and field."""
         path = Path(path)
-        try:
-            text = path.read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"{path}: database file not found") from None
-        except IsADirectoryError:
-            raise DataError(f"{path}: database file is a directory, not a file") from None
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read database file: {exc.strerror}") from None
+        data = read_bytes(path, "database file")
         try:
             # pydantic's own JSON parser is faster than json.loads + validation.
-            return cls.model_validate_json(text)
+            return cls.model_validate_json(data)
         except ValidationError:
-            pass  # re-parse below for a precise message (JSON syntax or field)
-        try:
-            raw = json.loads(text)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: database file is not UTF-8 text ({exc.reason})") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+            pass  # re-parse below for a precise message (encoding, syntax, depth or field)
+        raw = parse_json(decode_text(data, str(path), "database file"), str(path))
         return cls.from_dict(raw, source=str(path))
 
     @classmethod
@@ -146,7 +135,8 @@ class DB(BaseModel):
 
     def save(self, path: str | Path) -> None:
         """Write the database in the tau2 ``db.json`` format."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
+                              encoding="utf-8")
 
     # -- copy-on-write editing ---------------------------------------------
     @classmethod

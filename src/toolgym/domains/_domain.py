@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from toolgym._io import read_text
 from toolgym.domains._db import DB, Snapshot
 from toolgym.domains._toolkit import Toolkit
 from toolgym.errors import DataError, DomainNotFoundError
-from toolgym.tasks import Task, load_splits, load_tasks
+from toolgym.tasks import Task, check_splits, load_splits, load_tasks
 
 DBT = TypeVar("DBT", bound=DB)
 
@@ -158,8 +159,14 @@ def load_domain(
 
     Args:
         name: Registered domain name, e.g. ``"airline"``.
-        data_dir: A tau2-format directory; the built-in data when omitted.
+        data_dir: A tau2-format directory (``db.json`` and ``policy.md``
+            required, ``tasks.json`` and ``split_tasks.json`` optional); the
+            built-in data when omitted.
         tasks_file: A task file that replaces the domain's own tasks.
+
+    Raises:
+        DataError: a file is missing or malformed, or a split names unknown
+            task ids (one line naming the file).
 
     Returns:
         The domain. The parsed snapshot is shared between calls with the same
@@ -182,6 +189,7 @@ def _build(spec: DomainSpec, data_dir: Path | None) -> Domain[Any]:
         if spec.builtin is None:
             raise DataError(f"domain {spec.name!r} has no built-in data; pass data_dir")
         raw_db, policy, tasks, splits = spec.builtin()
+        check_splits(splits, tasks, f"<built-in {spec.name} split_tasks.json>")
         db = spec.db_type.from_dict(raw_db, source=f"<built-in {spec.name} db>")
         digest = _digest_files(_package_files(spec))
         return Domain(spec.name, Snapshot(db), spec.toolkit_type, policy, tasks, splits,
@@ -189,12 +197,15 @@ def _build(spec: DomainSpec, data_dir: Path | None) -> Domain[Any]:
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data directory not found")
     db = spec.db_type.load(data_dir / "db.json")
+    # The policy is the agent's instructions: running without it would
+    # silently measure something else.
     policy_path = data_dir / "policy.md"
-    policy = policy_path.read_text(encoding="utf-8") if policy_path.exists() else ""
+    policy = read_text(policy_path, "policy file")
     tasks_path = data_dir / "tasks.json"
     tasks = load_tasks(tasks_path) if tasks_path.exists() else []
     split_path = data_dir / "split_tasks.json"
     splits = load_splits(split_path) if split_path.exists() else {}
+    check_splits(splits, tasks, str(split_path))
     splits.setdefault("base", [t.id for t in tasks])
     digest = _digest_files([data_dir / "db.json", tasks_path, policy_path])
     return Domain(spec.name, Snapshot(db), spec.toolkit_type, policy, tasks, splits,

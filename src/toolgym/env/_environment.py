@@ -9,15 +9,17 @@ onto a fresh fork to rebuild its final database without the live episode.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from toolgym._io import loads_json
 from toolgym.domains._db import DB, Snapshot
 from toolgym.domains._domain import Domain
 from toolgym.domains._toolkit import ToolKind, Toolkit, ToolResult
-from toolgym.errors import DataError
+from toolgym.errors import DataError, ToolError
 from toolgym.messages import Message, ToolCall
 from toolgym.tasks import Task
 
@@ -65,6 +67,23 @@ def task_snapshot(domain: Domain[Any], task: Task) -> Snapshot[Any]:
     return snap
 
 
+def _history_call(call: Any, where: str) -> tuple[str | None, dict[str, Any]]:
+    """(name, arguments) of a message-history tool call (tau2 or OpenAI form)."""
+    fn_part = call.get("function", call) if isinstance(call, dict) else None
+    if not isinstance(fn_part, dict):
+        raise DataError(f"{where}: a tool call must be an object with a name and arguments")
+    name = fn_part.get("name")
+    args = fn_part.get("arguments") or {}
+    if isinstance(args, str):
+        try:
+            args = loads_json(args)
+        except ValueError as exc:
+            raise DataError(f"{where}: arguments are not valid JSON ({exc})") from None
+    if not isinstance(args, dict):
+        raise DataError(f"{where}: arguments must be an object")
+    return (name if isinstance(name, str) else None), args
+
+
 class Environment:
     """One episode's world: a working database and the toolkit over it."""
 
@@ -88,20 +107,23 @@ class Environment:
         state = task.initial_state
         assert state is not None
         for action in state.initialization_actions or []:
+            where = f"task {task.id!r}: initialization action {action.func_name!r}"
             fn = getattr(self.toolkit, action.func_name, None)
-            if fn is None or not callable(fn):
-                raise DataError(f"task {task.id!r}: initialization action "
-                                f"{action.func_name!r} is not a toolkit function")
-            fn(**action.arguments)
-        for msg in state.message_history or []:
-            for call in msg.get("tool_calls") or []:
-                fn_part = call.get("function", call)
-                name = fn_part.get("name")
-                args = fn_part.get("arguments") or {}
-                if isinstance(args, str):
-                    import json
-
-                    args = json.loads(args)
+            if fn is None or not callable(fn) or action.func_name.startswith("_"):
+                raise DataError(f"{where} is not a toolkit function")
+            try:
+                inspect.signature(fn).bind(**action.arguments)
+            except TypeError as exc:
+                raise DataError(f"{where}: {exc}") from None
+            try:
+                fn(**action.arguments)
+            except ToolError as exc:
+                raise DataError(f"{where} failed: {exc}") from None
+        for i, msg in enumerate(state.message_history or []):
+            calls = msg.get("tool_calls") or []
+            for j, call in enumerate(calls if isinstance(calls, list) else [calls]):
+                name, args = _history_call(call, f"task {task.id!r}: message_history[{i}]"
+                                                 f".tool_calls[{j}]")
                 if name and self.toolkit.kind(name) == ToolKind.WRITE:
                     self.toolkit.call(name, args)
 

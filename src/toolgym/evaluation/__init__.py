@@ -1,5 +1,6 @@
 """Evaluation: ground-truth checks, rewards and metrics."""
 
+from toolgym.evaluation._check import TaskCheck, TaskIssue, check_tasks
 from toolgym.evaluation._evaluate import (
     Evaluator,
     NLJudge,
@@ -27,7 +28,10 @@ __all__ = [
     "NLJudge",
     "NLJudgment",
     "RewardBreakdown",
+    "TaskCheck",
+    "TaskIssue",
     "check_actions",
     "check_communicate",
+    "check_tasks",
     "evaluate",
 ]

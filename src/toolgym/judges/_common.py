@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from toolgym._io import loads_json
 from toolgym.domains._toolkit import ToolKind
 from toolgym.judges._base import JudgeOutputError
 from toolgym.messages import Message, ToolCall, Usage
@@ -42,8 +43,8 @@ def extract_json(text: str) -> Any:
     if start < 0 or end < start:
         raise JudgeOutputError("no JSON object in the reply")
     try:
-        return json.loads(text[start: end + 1])
-    except (ValueError, RecursionError) as exc:
+        return loads_json(text[start: end + 1])
+    except ValueError as exc:
         raise JudgeOutputError(f"invalid JSON ({exc})") from None
 
 

@@ -11,11 +11,11 @@ judge failed (never a silent pass).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from toolgym._io import loads_json
 from toolgym.errors import ConfigError
 from toolgym.evaluation._evaluate import Evaluator, NLJudgment
 from toolgym.evaluation._types import NLAssertionCheck
@@ -58,7 +58,7 @@ def _extract_json(text: str) -> Any:
     end = text.rfind("}")
     if start < 0 or end < start:
         raise ValueError("no JSON object in the reply")
-    return json.loads(text[start : end + 1])
+    return loads_json(text[start : end + 1])
 
 
 class NLAssertionJudge:

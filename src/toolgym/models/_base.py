@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from toolgym._registry import Registry
 from toolgym._secrets import secret_fields, url_credentials
-from toolgym.errors import ToolgymError
+from toolgym.errors import ConfigError, ToolgymError
 from toolgym.messages import Message, Usage
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "RetryableModelError",
     "TerminalModelError",
     "WrappedModel",
+    "check_provider_args",
     "create_model",
     "model_providers",
     "register_provider",
@@ -199,6 +200,26 @@ class ModelConfig(BaseModel):
         """The model part of ``model`` (after the first '/'), or '' when absent."""
         parts = self.model.split("/", 1)
         return parts[1] if len(parts) == 2 else ""
+
+
+def check_provider_args(provider: str, args: Mapping[str, Any], known: Iterable[str]) -> None:
+    """Refuse ``args`` keys a provider does not know (for providers that send none on).
+
+    Providers that forward their args to a server (``openai``, ``litellm``)
+    cannot know every server's parameters; local ones (``oracle``,
+    ``scripted``) can, and a typo (``error_rat=0.3``) must not be ignored.
+
+    Raises:
+        ConfigError: naming the unknown keys and listing the known ones.
+    """
+    known_set = frozenset(known)
+    unknown = sorted(str(k) for k in args if k not in known_set)
+    if not unknown:
+        return
+    settings = [k for k in unknown if k in ModelConfig.model_fields]
+    hint = (f"; {', '.join(settings)} is a model setting, not an argument" if settings else "")
+    raise ConfigError(f"{provider}: unknown argument(s) {', '.join(map(repr, unknown))} "
+                      f"(known: {', '.join(sorted(known_set))}){hint}")
 
 
 @dataclass

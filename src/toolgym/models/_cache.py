@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from toolgym._io import loads_json
 from toolgym.messages import Message, Usage
 from toolgym.models._base import EpisodeInfo, Model, ModelResponse, WrappedModel
 from toolgym.models._pricing import PRICING_ARGS
@@ -76,7 +77,7 @@ class ResponseCache:
         """The stored response for ``key``, or None (a corrupt entry counts as absent)."""
         path = self._path(key)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = loads_json(path.read_bytes())
             message = Message.model_validate(data["message"])
             usage = Usage.model_validate(data["usage"])
         except (OSError, ValueError, KeyError, TypeError):

@@ -24,7 +24,6 @@ in the file: ``api_key_env`` names the variable that holds one, and a
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from toolgym._io import load_toml, read_text
 from toolgym._secrets import url_credentials
 from toolgym.errors import ConfigError, DataError
 from toolgym.models._base import ModelConfig, find_secrets
@@ -97,12 +97,7 @@ def load_endpoints(path: str | Path | None = None) -> EndpointsConfig:
             return EndpointsConfig()
         path = default
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{p}: not valid TOML: {exc}") from None
+    data = load_toml(p, "endpoints file")
     raw_endpoints = data.get("endpoints", {})
     if not isinstance(raw_endpoints, Mapping):
         raise DataError(f"{p}: [endpoints] must be a table of tables")
@@ -196,13 +191,16 @@ def load_dotenv(
 
     Returns:
         The names of the variables that were set (values are never returned).
+
+    Raises:
+        DataError: the file is not UTF-8 or a line is not ``KEY=VALUE``.
     """
     env = os.environ if environ is None else environ
     p = Path(path)
     if not p.is_file():
         return []
     set_names: list[str] = []
-    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(read_text(p, "environment file").splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue

@@ -29,9 +29,11 @@ from toolgym.models._base import (
     ModelConfig,
     ModelResponse,
     TerminalModelError,
+    check_provider_args,
     local_response,
     register_provider,
 )
+from toolgym.models._pricing import PRICING_ARGS
 
 __all__ = [
     "OracleMistake",
@@ -47,6 +49,9 @@ EARLY_STOP_TEXT = "I'm sorry, but I am not able to complete the rest of this req
 # Used when no domain toolkit tells which tools write.
 _READ_PREFIXES = ("get_", "find_", "list_", "search_", "lookup_", "check_")
 _NON_WRITE = frozenset({"calculate", "think", "transfer_to_human_agents"})
+
+#: The ``args`` an oracle model accepts.
+ORACLE_ARGS = PRICING_ARGS | frozenset({"error_rate", "latency_ms", "role"})
 
 
 @dataclass(frozen=True)
@@ -190,11 +195,14 @@ def oracle_plan(task: Any, *, domain: Any = None, seed: int = 0, trial: int = 0,
 class OracleModel(Model):
     """Agent role only: replays the gold actions of the episode's task.
 
-    Config args: ``error_rate`` (float, default 0), ``latency_ms``.
+    Config args: ``error_rate`` (float, default 0), ``latency_ms``, ``role``
+    and pricing keys (``price_in``/``price_out``); any other key is refused
+    with :class:`ConfigError`.
     """
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__(config or ModelConfig(model="oracle"))
+        check_provider_args("oracle", self.config.args, ORACLE_ARGS)
         try:
             self.error_rate = float(self.config.args.get("error_rate", 0.0))
         except (TypeError, ValueError):

@@ -21,13 +21,11 @@ replies ``###STOP###`` in the user role (the user simulator's stop token) and
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from toolgym._io import check_depth, load_json, load_yaml
 from toolgym.errors import ConfigError, DataError
 from toolgym.messages import Message, ToolCall
 from toolgym.models._base import (
@@ -38,9 +36,11 @@ from toolgym.models._base import (
     ModelResponse,
     RetryableModelError,
     TerminalModelError,
+    check_provider_args,
     local_response,
     register_provider,
 )
+from toolgym.models._pricing import PRICING_ARGS
 from toolgym.models._toolparse import make_tool_call
 
 __all__ = ["USER_STOP_TOKEN", "ScriptedModel", "load_script"]
@@ -54,6 +54,9 @@ ScriptItem = str | Mapping[str, Any] | Callable[[list[Message], Any], Any]
 Script = list[ScriptItem] | dict[str, list[ScriptItem]]
 
 _ERRORS = ("429", "500", "timeout", "context_overflow", "400")
+
+#: The ``args`` a scripted model accepts.
+SCRIPTED_ARGS = PRICING_ARGS | frozenset({"script", "on_exhausted", "latency_ms", "role"})
 
 
 def _check_item(item: Any, where: str) -> None:
@@ -75,6 +78,10 @@ def _check_item(item: Any, where: str) -> None:
 
 
 def _normalise(script: Any, source: str) -> Script:
+    if isinstance(script, list | Mapping):
+        # Inline scripts from Python are checked like files: replies nested
+        # deeper than any file may be would fail much later, when saved.
+        check_depth(script, source)
     if isinstance(script, list):
         for i, item in enumerate(script):
             _check_item(item, f"{source}[{i}]")
@@ -92,17 +99,12 @@ def _normalise(script: Any, source: str) -> Script:
 
 
 def load_script(path: str | Path) -> Script:
-    """Read a YAML or JSON script file (``DataError`` when malformed)."""
+    """Read a YAML or JSON script file (``DataError`` when malformed).
+
+    A ``.json`` file is read as JSON, anything else as YAML (a superset).
+    """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read script ({exc.strerror})") from None
-    try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise DataError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}"
-                        ) from None
+    data = load_json(p, "script file") if p.suffix == ".json" else load_yaml(p, "script file")
     return _normalise(data, str(p))
 
 
@@ -119,13 +121,16 @@ class ScriptedModel(Model):
     Args:
         config: ``args.script`` (a path, or an inline list / mapping),
             ``args.on_exhausted`` ("stop" or "error"), ``args.latency_ms``,
-            ``args.role`` ("agent" or "user", default from the episode).
+            ``args.role`` ("agent" or "user", default from the episode) and
+            pricing keys (``price_in``/``price_out``); any other key is
+            refused with :class:`ConfigError`.
         script: A script given from Python (takes precedence over args.script).
     """
 
     def __init__(self, config: ModelConfig | None = None, script: Any = None) -> None:
         super().__init__(config or ModelConfig(model="scripted"))
         args = self.config.args
+        check_provider_args("scripted", args, SCRIPTED_ARGS)
         if script is None:
             script = args.get("script", [])
             self.script: Script = (load_script(script) if isinstance(script, str | Path)

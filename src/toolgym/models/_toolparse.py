@@ -22,6 +22,7 @@ import json
 import re
 from typing import Any
 
+from toolgym._io import loads_json
 from toolgym.messages import ToolCall
 
 __all__ = ["make_tool_call", "parse_arguments", "recover_text_tool_calls"]
@@ -51,13 +52,13 @@ def parse_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any], s
         # Servers send "" for calls without arguments.
         return {}, None
     try:
-        value = json.loads(text)
+        value = loads_json(text)
     except json.JSONDecodeError as exc:
         return {}, f"arguments are not valid JSON: {exc.msg} (line {exc.lineno} col {exc.colno})"
     if isinstance(value, str):
         # Some models encode the object twice; one extra decode is harmless.
         with contextlib.suppress(json.JSONDecodeError):
-            value = json.loads(value)
+            value = loads_json(value)
     if not isinstance(value, dict):
         return {}, f"arguments must be a JSON object, got {type(value).__name__}"
     return value, None
@@ -97,7 +98,7 @@ def _calls_from_block(block: str, index: int) -> list[ToolCall]:
     if fenced:
         text = fenced.group(1)
     try:
-        value = json.loads(text)
+        value = loads_json(text)
     except json.JSONDecodeError as exc:
         # The name is often still readable; a call with a parse error lets the
         # environment tell the model what went wrong.
@@ -145,7 +146,7 @@ def recover_text_tool_calls(
     if not text.startswith(("{", "[")):
         return content, []
     try:
-        value = json.loads(text)
+        value = loads_json(text)
     except json.JSONDecodeError:
         return content, []
     items = value if isinstance(value, list) else [value]

@@ -33,7 +33,7 @@ __all__ = [
 class DomainRef(BaseModel):
     """Which domain and task set a run uses."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     name: str = Field(description="Registered domain name.")
     data_dir: str | None = Field(None, description="tau2-format data directory (None: built-in).")
@@ -43,7 +43,7 @@ class DomainRef(BaseModel):
 class AgentConfig(BaseModel):
     """The agent: strategy, model and prompt."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     strategy: str = Field("tool-calling", description="Registered agent strategy.")
     model: ModelConfig = Field(description="The agent's model.")
@@ -59,7 +59,7 @@ class AgentConfig(BaseModel):
 class UserConfig(BaseModel):
     """The user simulator."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     strategy: str = Field("llm", description="Registered user simulator.")
     model: ModelConfig | None = Field(None, description="The user's model (None: no model).")
@@ -69,7 +69,7 @@ class UserConfig(BaseModel):
 class RunConfig(BaseModel):
     """A complete, reproducible description of a run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     plugins: list[str] = Field(
         default_factory=list,
@@ -92,6 +92,8 @@ class RunConfig(BaseModel):
     rollout_timeout_s: float | None = Field(None, gt=0, description="Wall-time limit per "
                                             "rollout, in seconds.")
     rollout_cost_limit: float | None = Field(None, gt=0, description="USD limit per rollout.")
+    allow_invalid_tasks: bool = Field(
+        False, description="Skip malformed tasks (with a warning) instead of refusing the run.")
     cache_dir: str | None = Field(
         None, description="On-disk response cache (keyed by model, messages, tools, params, "
         "trial); None disables it."

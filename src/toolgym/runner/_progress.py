@@ -68,15 +68,22 @@ def start_line(ev: RunEvents) -> str:
 
 @contextlib.asynccontextmanager
 async def live_progress(events: RunEvents, display: str, console: Console) -> AsyncIterator[None]:
-    """Show progress while the body runs: a rich progress bar, or plain lines."""
+    """Show progress while the body runs: a rich progress bar, or plain lines.
+
+    Warnings (tasks failing by the domain's rules, skipped tasks, corrupt
+    results lines) are printed whatever the display.
+    """
+    def warn(ev: RunEvents) -> None:
+        for warning in [*ev.warnings, *ev.problems]:
+            console.print(f"warning: {warning}", highlight=False, markup=False)
+
+    events.on_start.append(warn)
     if display == "none":
         yield
         return
 
     def announce(ev: RunEvents) -> None:
         console.print(start_line(ev), highlight=False, markup=False)
-        for problem in ev.problems:
-            console.print(f"warning: {problem}", highlight=False, markup=False)
 
     events.on_start.append(announce)
     if display == "plain":

@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from toolgym import __version__
+from toolgym._io import read_text
 from toolgym._secrets import redact_secrets
 from toolgym.agents._base import AgentContext, create_agent
 from toolgym.agents._prompts import agent_system_prompt
 from toolgym.domains._domain import Domain, load_domain
-from toolgym.errors import ConfigError
+from toolgym.errors import ConfigError, DataError
+from toolgym.evaluation._check import check_tasks
 from toolgym.evaluation._evaluate import Evaluator, NLJudge
 from toolgym.evaluation._metrics import summarize, task_sort_key
 from toolgym.evaluation._types import RewardBreakdown
@@ -99,6 +101,8 @@ class RunEvents:
     started: float = field(default_factory=time.monotonic)
     #: Corrupt lines skipped in results.jsonl when the run started.
     problems: list[str] = field(default_factory=list)
+    #: Warnings about the task set (tasks failing by the domain's rules, skipped tasks).
+    warnings: list[str] = field(default_factory=list)
     on_result: list[Callable[[RolloutResult], None]] = field(default_factory=list)
     #: Called once the rollouts to run are known (``to_run``, ``skipped`` set).
     on_start: list[Callable[[RunEvents], None]] = field(default_factory=list)
@@ -154,10 +158,7 @@ SIGTERM_GRACE_S = 5.0
 def _system_prompt(domain: Domain[Any], config: RunConfig) -> str:
     path = config.agent.system_prompt_file
     if path:
-        try:
-            return Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read system prompt file {path}: {exc.strerror}") from None
+        return read_text(path, "system prompt file")
     return agent_system_prompt(domain.policy)
 
 
@@ -193,6 +194,18 @@ def _prepare(config: RunConfig, events: RunEvents) -> _Prepared:
                          shuffle=config.shuffle, seed=config.seed)
     if not tasks:
         raise ConfigError("no tasks selected")
+    # Malformed tasks (unknown tools, arguments that do not fit a tool's
+    # schema...) would grade nonsense: refused unless allowed, then skipped.
+    check = check_tasks(domain, tasks)
+    if check.malformed:
+        if not config.allow_invalid_tasks:
+            raise DataError(check.refusal(d.tasks_file or d.data_dir or f"built-in {d.name}"))
+        events.warnings.extend(f"{line} (skipped: --allow-invalid-tasks)"
+                               for line in check.malformed_lines())
+        tasks = check.runnable(tasks)
+        if not tasks:
+            raise ConfigError("no tasks left once the malformed ones are skipped")
+    events.warnings.extend(check.warning_lines())
     pool = EndpointPool()
     cache = config.cache_dir
     agent_model = _wrap(config.agent.model, pool, events, cache)

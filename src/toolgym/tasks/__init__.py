@@ -1,6 +1,6 @@
 """Tasks: user scenarios plus ground truth (tau2 schema)."""
 
-from toolgym.tasks._load import load_splits, load_tasks, parse_tasks
+from toolgym.tasks._load import check_splits, load_splits, load_tasks, parse_splits, parse_tasks
 from toolgym.tasks._task import (
     Action,
     Description,
@@ -23,7 +23,9 @@ __all__ = [
     "StructuredInstructions",
     "Task",
     "UserScenario",
+    "check_splits",
     "load_splits",
     "load_tasks",
+    "parse_splits",
     "parse_tasks",
 ]

@@ -3,32 +3,45 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from toolgym._io import check_depth, load_json
 from toolgym.errors import DataError
 from toolgym.tasks._task import Task
 
+_JSON_TYPE = {list: "array", dict: "object", float: "number", bool: "boolean",
+              type(None): "null"}
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: {what} not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: {what} is a directory, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read {what}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+#: How many unknown split ids an error message lists.
+_SHOWN_IDS = 5
+
+
+def _id_problem(tid: Any) -> str | None:
+    """Why ``tid`` is not a usable task id (None when it is one)."""
+    if isinstance(tid, bool) or not isinstance(tid, str | int):
+        kind = _JSON_TYPE.get(type(tid), type(tid).__name__)
+        try:
+            shown = json.dumps(tid)
+        except (TypeError, ValueError):
+            shown = repr(tid)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        got = kind if shown == kind else f"{kind} {shown}"
+        return f"field id: must be a string or an integer, got {got}"
+    if isinstance(tid, str) and not tid.strip():
+        return "field id: must not be empty"
+    return None
 
 
 def parse_tasks(raw: Any, source: str = "<tasks>") -> list[Task]:
-    """Validate a list of task dicts; the first problem is raised as :class:`DataError`."""
+    """Validate a list of task dicts; the first problem is raised as :class:`DataError`.
+
+    Task ids must be strings or integers (integers become strings); other
+    ids are refused with the task's index.
+    """
     if isinstance(raw, dict) and "tasks" in raw:
         raw = raw["tasks"]
     if not isinstance(raw, list):
@@ -36,9 +49,20 @@ def parse_tasks(raw: Any, source: str = "<tasks>") -> list[Task]:
     tasks: list[Task] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
-        tid = item.get("id") if isinstance(item, dict) else None
-        label = f"task {tid!r}" if tid is not None else f"task #{i}"
-        if isinstance(item, dict) and isinstance(tid, int):
+        if not isinstance(item, dict):
+            raise DataError(f"{source}: task #{i}: expected an object, "
+                            f"got {_JSON_TYPE.get(type(item), type(item).__name__)}")
+        if "id" not in item:
+            raise DataError(f"{source}: task #{i}: field id: Field required")
+        tid = item["id"]
+        problem = _id_problem(tid)
+        if problem is not None:
+            raise DataError(f"{source}: task #{i}: {problem}")
+        label = f"task {tid!r}"
+        # Python callers may pass data no file could hold; deep nesting would
+        # only fail later, in pydantic's serializer or a recursive helper.
+        check_depth(item, f"{source}: {label}")
+        if isinstance(tid, int):
             item = {**item, "id": str(tid)}
         try:
             task = Task.model_validate(item)
@@ -56,15 +80,36 @@ def parse_tasks(raw: Any, source: str = "<tasks>") -> list[Task]:
 def load_tasks(path: str | Path) -> list[Task]:
     """Load a tau2-format ``tasks.json`` (an array of tasks)."""
     p = Path(path)
-    return parse_tasks(_read_json(p, "task file"), source=str(p))
+    return parse_tasks(load_json(p, "task file"), source=str(p))
+
+
+def parse_splits(raw: Any, source: str = "<splits>") -> dict[str, list[str]]:
+    """Validate ``{split name: [task ids]}`` (ids may be strings or integers)."""
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, list) and all(_id_problem(x) is None for x in v) for v in raw.values()
+    ):
+        raise DataError(f"{source}: expected an object of split name -> list of task ids")
+    return {str(k): [str(x) for x in v] for k, v in raw.items()}
 
 
 def load_splits(path: str | Path) -> dict[str, list[str]]:
     """Load ``split_tasks.json``: ``{split name: [task ids]}``."""
     p = Path(path)
-    raw = _read_json(p, "split file")
-    if not isinstance(raw, dict) or not all(
-        isinstance(v, list) and all(isinstance(x, str | int) for x in v) for v in raw.values()
-    ):
-        raise DataError(f"{p}: expected an object of split name -> list of task ids")
-    return {str(k): [str(x) for x in v] for k, v in raw.items()}
+    return parse_splits(load_json(p, "split file"), source=str(p))
+
+
+def check_splits(splits: Mapping[str, list[str]], tasks: list[Task], source: str) -> None:
+    """Refuse splits that name task ids the task set does not have.
+
+    Raises:
+        DataError: ``"<source>: split 'test' names N unknown task ids: ..."``,
+            listing the first few.
+    """
+    known = {t.id for t in tasks}
+    for name, ids in splits.items():
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            shown = ", ".join(repr(i) for i in unknown[:_SHOWN_IDS])
+            more = f" and {len(unknown) - _SHOWN_IDS} more" if len(unknown) > _SHOWN_IDS else ""
+            raise DataError(f"{source}: split {name!r} names {len(unknown)} task id(s) not in "
+                            f"the task set: {shown}{more}")

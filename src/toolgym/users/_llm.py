@@ -31,7 +31,8 @@ Mitigation: the simulated user ending the episode right after confirming
 
 Arguments (``ctx.args``): sampling parameters (``temperature``,
 ``max_tokens``, ``seed``...), ``confirm_guard`` (bool, default true) and, for
-``verify``, ``max_retries`` (default 2).
+``verify``, ``max_redrafts`` (default 2; named so that it cannot be taken for
+the model client's ``max_retries``).
 """
 
 from __future__ import annotations
@@ -207,20 +208,24 @@ class VerifyUser(LLMUser):
     """Each draft is checked for consistency with the scenario by a second call.
 
     A draft judged inconsistent is regenerated (with the rejection reason in
-    the prompt) up to ``args.max_retries`` times (default 2); the last draft
+    the prompt) up to ``args.max_redrafts`` times (default 2); the last draft
     is used when every check fails. An unreadable verdict accepts the draft.
     """
 
-    allowed_args = USER_ARGS | {"max_retries"}
+    allowed_args = USER_ARGS | {"max_redrafts"}
     simulator_name = "verify"
 
     def __init__(self, ctx: UserContext) -> None:
+        if "max_retries" in ctx.args:
+            # The old name; it now belongs to the model client only.
+            raise ConfigError("user 'verify': max_retries was renamed max_redrafts "
+                              "(max_retries is the model client's retry setting)")
         super().__init__(ctx)
-        retries = ctx.args.get("max_retries", 2)
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError(f"user 'verify': max_retries must be an integer >= 0, "
-                              f"got {retries!r}")
-        self.max_retries = retries
+        redrafts = ctx.args.get("max_redrafts", 2)
+        if isinstance(redrafts, bool) or not isinstance(redrafts, int) or redrafts < 0:
+            raise ConfigError(f"user 'verify': max_redrafts must be an integer >= 0, "
+                              f"got {redrafts!r}")
+        self.max_redrafts = redrafts
 
     async def check(self, messages: list[Message], draft: str) -> tuple[bool, str]:
         """Ask the model whether ``draft`` is consistent with the scenario."""
@@ -231,7 +236,7 @@ class VerifyUser(LLMUser):
     async def compose(self, messages: list[Message]) -> str:
         """Draft, check, and regenerate while the check rejects the draft."""
         draft = await self.generate(messages)
-        for _ in range(self.max_retries):
+        for _ in range(self.max_redrafts):
             ok, reason = await self.check(messages, draft)
             if ok:
                 break

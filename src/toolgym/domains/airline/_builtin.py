@@ -8,13 +8,13 @@ refer to ids of that seed-0 database.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
+from toolgym._io import load_json, read_text
 from toolgym.domains.airline._generate import generate_airline_db
-from toolgym.errors import DataError
-from toolgym.tasks import Task, parse_tasks
+from toolgym.tasks import Task, parse_splits, parse_tasks
 
 __all__ = ["BUILTIN_SEED", "load_builtin"]
 
@@ -22,21 +22,8 @@ __all__ = ["BUILTIN_SEED", "load_builtin"]
 BUILTIN_SEED = 0
 
 
-def _read(name: str) -> str:
-    path = resources.files("toolgym.domains.airline") / "data" / name
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"built-in airline data file {name!r} is missing") from None
-
-
-def _read_json(name: str) -> Any:
-    try:
-        return json.loads(_read(name))
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"built-in airline {name}: invalid JSON at line {exc.lineno}: {exc.msg}"
-        ) from None
+def _data(name: str) -> Traversable:
+    return resources.files("toolgym.domains.airline") / "data" / name
 
 
 def load_builtin() -> tuple[dict[str, Any], str, list[Task], dict[str, list[str]]]:
@@ -48,10 +35,9 @@ def load_builtin() -> tuple[dict[str, Any], str, list[Task], dict[str, list[str]
         (``train``, ``test`` and ``base``).
     """
     db = generate_airline_db(BUILTIN_SEED)
-    policy = _read("policy.md")
-    tasks = parse_tasks(_read_json("tasks.json"), source="<built-in airline tasks.json>")
-    raw_splits = _read_json("split_tasks.json")
-    if not isinstance(raw_splits, dict):
-        raise DataError("built-in airline split_tasks.json: expected an object")
-    splits = {str(k): [str(x) for x in v] for k, v in raw_splits.items()}
+    policy = read_text(_data("policy.md"), "built-in airline policy file")
+    tasks = parse_tasks(load_json(_data("tasks.json"), "built-in airline task file"),
+                        source="<built-in airline tasks.json>")
+    splits = parse_splits(load_json(_data("split_tasks.json"), "built-in airline split file"),
+                          source="<built-in airline split_tasks.json>")
     return db, policy, tasks, splits

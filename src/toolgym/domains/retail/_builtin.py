@@ -8,12 +8,13 @@ ids and gold actions refer to that seed-0 database.
 
 from __future__ import annotations
 
-import json
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
+from toolgym._io import load_json, read_text
 from toolgym.domains.retail._generate import generate_retail_db
-from toolgym.tasks import Task, parse_tasks
+from toolgym.tasks import Task, parse_splits, parse_tasks
 
 __all__ = ["BUILTIN_SEED", "load_builtin"]
 
@@ -23,8 +24,8 @@ BUILTIN_SEED = 0
 _PACKAGE = "toolgym.domains.retail"
 
 
-def _read(name: str) -> str:
-    return (files(_PACKAGE) / "data" / name).read_text(encoding="utf-8")
+def _data(name: str) -> Traversable:
+    return files(_PACKAGE) / "data" / name
 
 
 def load_builtin() -> tuple[dict[str, Any], str, list[Task], dict[str, list[str]]]:
@@ -35,8 +36,9 @@ def load_builtin() -> tuple[dict[str, Any], str, list[Task], dict[str, list[str]
         the policy text, the parsed tasks and the task splits
         (``train``/``test``/``base``).
     """
-    policy = _read("policy.md")
-    tasks = parse_tasks(json.loads(_read("tasks.json")), source="<built-in retail tasks.json>")
-    raw_splits = json.loads(_read("split_tasks.json"))
-    splits = {str(k): [str(x) for x in v] for k, v in raw_splits.items()}
+    policy = read_text(_data("policy.md"), "built-in retail policy file")
+    tasks = parse_tasks(load_json(_data("tasks.json"), "built-in retail task file"),
+                        source="<built-in retail tasks.json>")
+    splits = parse_splits(load_json(_data("split_tasks.json"), "built-in retail split file"),
+                          source="<built-in retail split_tasks.json>")
     return generate_retail_db(BUILTIN_SEED), policy, tasks, splits
