@@ -43,3 +43,54 @@ def tau2_airline_dir() -> Path:
 def tau2_retail_dir() -> Path:
     """../shared/tau2/retail."""
     return require_shared("tau2", "retail")
+
+
+# ---------------------------------------------------------------- memory cap
+
+#: Default cap on the writable memory of the test process (and of the
+#: subprocesses it starts), in GiB. The whole suite peaks near 0.3 GiB; a
+#: broken copy-on-write database once made one property test grow 8x per
+#: example, to 24 GB. TOOLGYM_TEST_MEMORY_GIB overrides it (0 disables).
+MEMORY_CAP_GIB = 4.0
+
+
+def memory_cap_bytes() -> int | None:
+    """The configured cap in bytes, or None when disabled."""
+    gib = float(os.environ.get("TOOLGYM_TEST_MEMORY_GIB", MEMORY_CAP_GIB))
+    return int(gib * 2**30) if gib > 0 else None
+
+
+def _cap_memory() -> None:
+    """Lower RLIMIT_DATA's soft limit so a runaway test fails with MemoryError.
+
+    RLIMIT_DATA (private writable memory: heap, anonymous mmap, thread stacks)
+    rather than RLIMIT_AS: address-space reservations that are never written
+    (glibc's per-thread malloc arenas, a browser's heap cage) count in AS, so
+    an AS cap fails healthy tests; this suite's virtual size already peaks
+    above 4 GiB while its data segment stays near 0.3 GiB. Children inherit
+    the limit, so subprocess tests are bounded too; they may raise the soft
+    limit back up to the unchanged hard one.
+    """
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    cap = memory_cap_bytes()
+    if cap is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft == resource.RLIM_INFINITY or soft > cap:
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _cap_memory()
+
+
+
+@pytest.fixture(scope="session")
+def memory_cap() -> int | None:
+    """The memory cap in force (bytes), or None when disabled."""
+    return memory_cap_bytes()
