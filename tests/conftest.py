@@ -48,9 +48,10 @@ def tau2_retail_dir() -> Path:
 # ---------------------------------------------------------------- memory cap
 
 #: Default cap on the writable memory of the test process (and of the
-#: subprocesses it starts), in GiB. The whole suite peaks near 0.3 GiB; a
-#: broken copy-on-write database once made one property test grow 8x per
-#: example, to 24 GB. TOOLGYM_TEST_MEMORY_GIB overrides it (0 disables).
+#: subprocesses it starts), in GiB. The whole suite peaks near 0.3 GiB; with
+#: a copy-on-write database that shared its records, the resume property test
+#: grew 8x per example, to 24 GB. TOOLGYM_TEST_MEMORY_GIB overrides it (0
+#: disables). Time is capped by pytest-timeout (pyproject.toml).
 MEMORY_CAP_GIB = 4.0
 
 
@@ -63,13 +64,14 @@ def memory_cap_bytes() -> int | None:
 def _cap_memory() -> None:
     """Lower RLIMIT_DATA's soft limit so a runaway test fails with MemoryError.
 
-    RLIMIT_DATA (private writable memory: heap, anonymous mmap, thread stacks)
-    rather than RLIMIT_AS: address-space reservations that are never written
-    (glibc's per-thread malloc arenas, a browser's heap cage) count in AS, so
-    an AS cap fails healthy tests; this suite's virtual size already peaks
-    above 4 GiB while its data segment stays near 0.3 GiB. Children inherit
-    the limit, so subprocess tests are bounded too; they may raise the soft
-    limit back up to the unchanged hard one.
+    RLIMIT_DATA (private writable memory: heap, anonymous mmap, thread stacks;
+    Linux >= 4.7) rather than RLIMIT_AS: address space that is reserved but
+    never written (glibc's per-thread malloc arenas, Chromium's heap cage)
+    counts in AS. This suite's virtual size peaks at 4.5 GiB while its data
+    segment stays near 0.3 GiB, and headless Chromium (the browser tests)
+    aborts under a 4 GiB AS cap but runs under a 4 GiB data cap. Children
+    inherit the limit, so subprocess tests are bounded too; a child may
+    raise its soft limit back up to the unchanged hard one.
     """
     try:
         import resource
@@ -87,7 +89,6 @@ def _cap_memory() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _cap_memory()
-
 
 
 @pytest.fixture(scope="session")
