@@ -94,14 +94,26 @@ def test_unknown_domain(tmp_path: Path) -> None:
 
 
 def test_dump_db_writes_final_databases(tmp_path: Path) -> None:
-    code, _, _ = _invoke("--domain", "airline", "--dump-db", str(tmp_path / "dbs"),
-                         "--out", str(tmp_path / "v.jsonl"))
-    assert code == 0
+    import toolgym
     from toolgym.domains import canonical_digest
 
-    first = json.loads((tmp_path / "v.jsonl").read_text().splitlines()[0])
-    dumped = json.loads((tmp_path / "dbs" / f"{first['task_id']}.json").read_text())
-    assert canonical_digest(dumped) == first["final_digest"]
+    # Three built-in tasks (dumping all 50 databases takes 20 s).
+    some = toolgym.load_domain("airline").tasks[:3]
+    tasks_file = tmp_path / "tasks.json"
+    tasks_file.write_text(json.dumps([t.model_dump(mode="json", exclude_none=True)
+                                      for t in some]), encoding="utf-8")
+    code, _, stderr = _invoke("--domain", "airline", "--tasks-file", str(tasks_file),
+                              "--dump-db", str(tmp_path / "dbs"), "--out",
+                              str(tmp_path / "v.jsonl"))
+    assert code == 0, stderr
+    lines = [json.loads(x) for x in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert [x["task_id"] for x in lines] == [t.id for t in some]
+    digests = set()
+    for line in lines:
+        dumped = json.loads((tmp_path / "dbs" / f"{line['task_id']}.json").read_text())
+        assert canonical_digest(dumped) == line["final_digest"]
+        digests.add(line["final_digest"])
+    assert len(digests) == 3  # each task's writes leave its own final database
 
 
 def test_version() -> None:

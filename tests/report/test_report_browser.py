@@ -20,7 +20,9 @@ from toolgym.messages import Message
 from toolgym.report import render_report
 from toolgym.runner._store import RunData
 
-pytestmark = pytest.mark.browser
+# Longer than the suite's 60 s: under TOOLGYM_REQUIRE_BROWSER=1 the first test
+# may install Chromium with apt (up to 900 s, see chromium()).
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(1000)]
 
 PWN = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
 PWN_SCRIPT = "<script>document.body.setAttribute('data-pwned','2')</script>"

@@ -1,9 +1,10 @@
 """An optional on-disk cache of model responses.
 
 The key is the SHA-256 of the model string, base URL, the conversation in
-OpenAI format, the tools, the sampling parameters and the trial index, so a
-re-run of the same trial replays the same replies while different trials
-still sample independently. Entries are small JSON files
+OpenAI format, the tools, the sampling parameters, the trial index and the
+rollout seed, so a re-run of the same trial replays the same replies while
+different trials (or the same trial under another run seed) still sample
+independently. Entries are small JSON files
 (``<dir>/<key[:2]>/<key>.json``), written atomically. Only successful
 responses are stored.
 
@@ -31,7 +32,8 @@ from toolgym.models._pricing import PRICING_ARGS
 
 __all__ = ["CachedModel", "ResponseCache", "cache_key"]
 
-_VERSION = 1
+# 2: the rollout seed joined the key.
+_VERSION = 2
 
 
 def cache_key(
@@ -40,8 +42,19 @@ def cache_key(
     tools: list[dict[str, Any]] | None,
     params: dict[str, Any],
     trial: int | None,
+    seed: int | None = None,
 ) -> str:
-    """The cache key of one call."""
+    """The cache key of one call.
+
+    Args:
+        model: The model that would answer (its config's model string, base
+            URL and args are part of the key; pricing args are not).
+        messages: The conversation sent.
+        tools: The tool definitions sent.
+        params: Per-call sampling parameters (override the config's args).
+        trial: The episode's trial index (None outside an episode).
+        seed: The episode's rollout seed (None outside an episode).
+    """
     cfg = model.config
     sampling = {k: v for k, v in {**cfg.args, **params}.items() if k not in PRICING_ARGS}
     payload = {
@@ -52,6 +65,7 @@ def cache_key(
         "tools": tools or [],
         "params": sampling,
         "trial": trial,
+        "seed": seed,
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -115,14 +129,15 @@ class CachedModel(WrappedModel):
     """
 
     def __init__(self, inner: Model, cache: ResponseCache | str | Path,
-                 trial: int | None = None) -> None:
+                 trial: int | None = None, seed: int | None = None) -> None:
         super().__init__(inner)
         self.cache = cache if isinstance(cache, ResponseCache) else ResponseCache(cache)
         self.trial = trial
+        self.seed = seed
 
     def _rewrap(self, inner: Model, episode: EpisodeInfo) -> Model:
-        # Always a new wrapper: it is bound to the episode's trial.
-        return CachedModel(inner, self.cache, trial=episode.trial)
+        # Always a new wrapper: it is bound to the episode's trial and seed.
+        return CachedModel(inner, self.cache, trial=episode.trial, seed=episode.seed)
 
     async def generate(
         self,
@@ -131,7 +146,7 @@ class CachedModel(WrappedModel):
         **params: Any,
     ) -> ModelResponse:
         """Return the cached response, or call the inner model and store its reply."""
-        key = cache_key(self.inner, messages, tools, params, self.trial)
+        key = cache_key(self.inner, messages, tools, params, self.trial, self.seed)
         started = time.perf_counter()
         hit = self.cache.get(key)
         if hit is not None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 
 from toolgym.evaluation._metrics import CONVENTIONS, PairedComparison, compare_runs, summarize
@@ -79,8 +80,9 @@ def comparison_renderable(comp: Comparison) -> Group:
     sa, sb = comp.summary_a, comp.summary_b
     runs = Table(title="Runs", title_justify="left")
     runs.add_column("metric")
-    runs.add_column(f"A: {comp.name_a}", justify="right")
-    runs.add_column(f"B: {comp.name_b}", justify="right")
+    # Run names are directory names: "[bold]" there is text, not rich markup.
+    runs.add_column(f"A: {escape(comp.name_a)}", justify="right")
+    runs.add_column(f"B: {escape(comp.name_b)}", justify="right")
     runs.add_column("B - A", justify="right")
     for key, label in [("n_rollouts", "rollouts"), ("n_tasks", "tasks"),
                        ("avg_reward", "avg reward")]:
