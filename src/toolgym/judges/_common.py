@@ -26,6 +26,7 @@ __all__ = [
     "ask_until_parsed",
     "extract_json",
     "tool_events",
+    "tool_kinds",
     "tools_summary",
     "user_goal",
 ]
@@ -90,7 +91,7 @@ class ToolEvent:
 
 def tool_events(messages: Sequence[Message], domain: Any) -> list[ToolEvent]:
     """Every tool call in order, with its result and whether it failed."""
-    kinds = _kinds(domain)
+    kinds = tool_kinds(domain)
     answers = {m.tool_call_id: m for m in messages if m.role == "tool" and m.tool_call_id}
     out: list[ToolEvent] = []
     for i, m in enumerate(messages):
@@ -104,7 +105,8 @@ def tool_events(messages: Sequence[Message], domain: Any) -> list[ToolEvent]:
     return out
 
 
-def _kinds(domain: Any) -> dict[str, ToolKind]:
+def tool_kinds(domain: Any) -> dict[str, ToolKind]:
+    """Tool name -> kind (READ, WRITE, GENERIC) of a domain's tools."""
     toolkit = getattr(domain, "toolkit_type", None)
     if toolkit is None:
         return {}

@@ -16,7 +16,7 @@ from typing import Any
 from toolgym.domains._toolkit import ToolKind
 from toolgym.errors import ConfigError
 from toolgym.judges._base import Judge, JudgeContext, JudgeOutputError, Score, register_judge
-from toolgym.judges._common import ask_until_parsed, tool_events, user_goal
+from toolgym.judges._common import ask_until_parsed, tool_events, tool_kinds, user_goal
 from toolgym.messages import Message
 
 __all__ = ["InContextJudge"]
@@ -65,7 +65,10 @@ class InContextJudge(Judge):
 
     async def score(self, task: Any, result: Any) -> Score:
         """Ask for the verdict."""
-        gold = [a for a in task.gold_actions if a.requestor == "assistant"]
+        kinds = tool_kinds(self.ctx.domain)
+        # Reads are free on both sides: only what changes the world is compared.
+        gold = [a for a in task.gold_actions if a.requestor == "assistant"
+                and kinds.get(a.name) is not ToolKind.READ]
         writes = [e for e in tool_events(result.messages, self.ctx.domain)
                   if not e.failed and e.kind is not ToolKind.READ]
         reference = "\n".join(f"{i}. {_line(a.name, a.arguments)}"
