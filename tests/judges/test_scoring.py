@@ -190,3 +190,16 @@ def test_agreement_between_reward_and_a_scoring(tmp_path: Path) -> None:
     assert "Disagreements (1)" in res.stdout
     res = cli.invoke(app, ["judge", "agreement", str(out), "--b", "missing"])
     assert res.exit_code == 1 and "no scoring 'missing'" in res.stderr
+
+
+def test_the_report_shows_scorings_side_by_side(run_copy: Path,
+                                                judge_server: FakeOpenAIServer,
+                                                tmp_path: Path) -> None:
+    from toolgym.report import render_report
+
+    score_run(run_copy, "nl", model=_model(judge_server))
+    html = render_report([load_run(run_copy)], tmp_path / "r.html").read_text()
+    assert "<h2 id=sec-scorings>Scorings</h2>" in html
+    row = html.split("<h2 id=sec-scorings>")[1].split("</table>")[0]
+    assert "<td>nl</td>" in row and "agreement with reward" in row
+    assert "every NL assertion met" in html  # the feedback reaches the trajectory viewer

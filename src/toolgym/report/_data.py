@@ -129,14 +129,17 @@ def script_json(obj: Any) -> str:
     return text.translate(_SCRIPT_ESCAPES)
 
 
-def trajectory_payload(r: RolloutResult, strings: dict[str, int] | None = None
-                       ) -> dict[str, Any]:
+def trajectory_payload(r: RolloutResult, strings: dict[str, int] | None = None,
+                       scores: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
     """The JSON object the trajectory viewer renders for one rollout.
 
     Args:
         r: The rollout.
         strings: Interned texts; a message whose content is in it is written
             as ``{"s": index}`` instead of the text.
+        scores: ``(scoring name, Score)`` of this rollout: each becomes an
+            annotation (the feedback), and each piece of evidence a judge cited
+            an annotation at that message.
     """
     messages: list[dict[str, Any]] = []
     for m in r.messages:
@@ -161,10 +164,25 @@ def trajectory_payload(r: RolloutResult, strings: dict[str, int] | None = None
         "timings": r.timings.model_dump(mode="json"),
         "usage": {k: v.model_dump(mode="json") for k, v in r.usage.items()},
         "breakdown": breakdown,
-        "annotations": r.annotations,
+        "annotations": [*r.annotations, *_score_annotations(scores or [])],
         "categories": failure_categories(r),
         "messages": messages,
     }
+
+
+def _score_annotations(scores: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, s in scores:
+        label = f"{name} ({s.judge})" if name != s.judge else name
+        text = redact_secrets(s.error) if s.error else (s.feedback or "")
+        out.append({"judge": label, "turn": None, "text": text, "verdict": s.success})
+        for c in s.details.get("criteria") or []:
+            for turn in c.get("evidence") or []:
+                passed = bool(c.get("verdict", 0) >= (1 if s.details.get("scale", 2) == 2
+                                                      else 4))
+                out.append({"judge": f"{label}: {c.get('name')}", "turn": turn,
+                            "text": str(c.get("rationale") or ""), "verdict": passed})
+    return out
 
 
 @dataclass

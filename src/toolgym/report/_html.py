@@ -140,6 +140,36 @@ def _summary(views: list[RunView]) -> str:
     return "".join(out)
 
 
+def _scorings(views: list[RunView]) -> str:
+    """Every scoring of every run side by side, with its agreement with the reward."""
+    from toolgym.judges._agreement import agreement
+    from toolgym.judges._scoring import scoring_summary
+
+    rows = []
+    for v in views:
+        for name, scores in sorted(v.run.scorings.items()):
+            judge = scores[0].judge if scores else name
+            s = scoring_summary(scores, judge)
+            ag = agreement(v.run, "reward", name)
+            kappa = "-" if ag.kappa is None else f"{ag.kappa:.3f}"
+            rows.append(
+                f"<tr><td>{escape(v.title)}</td><td>{escape(name)}</td><td>{escape(judge)}</td>"
+                f"<td class=num>{s['n_scored']}</td><td class=num>{_num(s['success_rate'])}</td>"
+                f"<td class=num>{_num(s['mean_score'])}</td><td class=num>{s['errors']}</td>"
+                f"<td class=num>{_num(ag.agreement)}</td><td class=num>{kappa}</td>"
+                f"<td class=num>{_money(s['usage']['cost'])}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h2 id=sec-scorings>Scorings</h2><table><tr><th>run</th><th>scoring</th>"
+            "<th>judge</th><th class=num>scored</th><th class=num>success rate</th>"
+            "<th class=num>mean score</th><th class=num>judge errors</th>"
+            "<th class=num>agreement with reward</th><th class=num>Cohen's kappa</th>"
+            "<th class=num>judge cost</th></tr>" + "".join(rows) + "</table>"
+            "<div class=note>Scorings re-score saved rollouts with a judge (toolgym judge); "
+            "the reward is ground truth. Agreement and kappa are over rollouts with a "
+            "verdict on both sides.</div>")
+
+
 def _retries(by_cause: dict[str, int]) -> str:
     """``429: 3, 5xx: 1`` (model calls retried, by cause), or ``0``."""
     if not by_cause:
@@ -334,9 +364,11 @@ def _data_blocks(views: list[RunView], live: dict[str, Any] | None) -> list[str]
         blocks.append(f'<script type="application/json" id="tg-s-{v.index}">'
                       f"{script_json(v.strings)}</script>")
         interned = string_index(v)
+        by_key = {name: {s.key: s for s in scores} for name, scores in v.run.scorings.items()}
         for i, r in enumerate(v.results):
+            scored = [(name, got[r.key]) for name, got in by_key.items() if r.key in got]
             blocks.append(f'<script type="application/json" id="tg-t-{v.index}-{i}">'
-                          f"{script_json(trajectory_payload(r, interned))}</script>")
+                          f"{script_json(trajectory_payload(r, interned, scored))}</script>")
     return blocks
 
 
@@ -373,7 +405,8 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
     csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
            "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")
     body = [
-        _header(views, title), _summary(views), _pass_k(views), _compare(views, seed or 0),
+        _header(views, title), _summary(views), _scorings(views), _pass_k(views),
+        _compare(views, seed or 0),
         _usage(views), _terminations(views), _failures(views), _latency(views), _grid(views),
     ]
     parts = [
