@@ -203,3 +203,29 @@ def test_the_report_shows_scorings_side_by_side(run_copy: Path,
     row = html.split("<h2 id=sec-scorings>")[1].split("</table>")[0]
     assert "<td>nl</td>" in row and "agreement with reward" in row
     assert "every NL assertion met" in html  # the feedback reaches the trajectory viewer
+
+
+def test_list_judges() -> None:
+    res = cli.invoke(app, ["list", "judges"])
+    assert res.exit_code == 0, res.output
+    names = [line.split()[0] for line in res.stdout.splitlines()]
+    assert {"nl", "rater", "in-context"} <= set(names)
+
+
+def test_readme_custom_judge_runs_from_the_cli(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = text.split('@register_judge("short")')[0].rsplit("```python", 1)[1]
+    code = block + '@register_judge("short")' + text.split('@register_judge("short")')[1] \
+        .split("```")[0]
+    (tmp_path / "my_judges.py").write_text(code)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    toolgym.run(domain="airline", tasks="0-3", out=tmp_path / "r")
+    res = cli.invoke(app, ["judge", str(tmp_path / "r"), "--plugin", "my_judges", "--judge",
+                           "short", "--judge-arg", "max_steps=3"])
+    assert res.exit_code == 0, res.output
+    scores = read_scores(tmp_path / "r", "short")
+    run = {r.key: r for r in load_run(tmp_path / "r").results}
+    assert len(scores) == 4
+    assert all(s.success == (run[s.key].steps <= 3) for s in scores)

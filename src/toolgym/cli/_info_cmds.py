@@ -41,6 +41,7 @@ class Listing(StrEnum):
     AGENTS = "agents"
     USERS = "users"
     PROVIDERS = "providers"
+    JUDGES = "judges"
     TASKS = "tasks"
 
 
@@ -85,11 +86,13 @@ def _registry_rows(what: Listing) -> list[list[str]]:
         return rows
     # The registry objects are internal; the names they hold are public.
     from toolgym.agents._base import _AGENTS
+    from toolgym.judges._base import _JUDGES
     from toolgym.models._base import _PROVIDERS
     from toolgym.users._base import _USERS
 
     registries: dict[Listing, Registry[Any]] = {
-        Listing.AGENTS: _AGENTS, Listing.USERS: _USERS, Listing.PROVIDERS: _PROVIDERS}
+        Listing.AGENTS: _AGENTS, Listing.USERS: _USERS, Listing.PROVIDERS: _PROVIDERS,
+        Listing.JUDGES: _JUDGES}
     registry = registries[what]
     return [[name, registry.description(name)] for name in registry.names()]
 
@@ -123,7 +126,7 @@ def _task_rows(domain_name: str, data_dir: Path | None) -> list[list[str]]:
 
 def list_(
     what: Annotated[Listing, typer.Argument(
-        metavar="WHAT", help="domains, agents, users, providers or tasks.",
+        metavar="WHAT", help="domains, agents, users, providers, judges or tasks.",
         show_default=False)],
     domain: Annotated[str, typer.Option(help="Domain of 'list tasks'.")] = "airline",
     data_dir: Annotated[Path | None, typer.Option(help="tau2-format data directory of "
@@ -131,7 +134,8 @@ def list_(
     plugin: Annotated[list[str] | None, typer.Option(
         help="Module to import first (registers custom components); repeatable.")] = None,
 ) -> None:
-    """List registered domains, agent strategies, user simulators, model providers, or tasks.
+    """List registered domains, agent strategies, user simulators, model providers, judges,
+    or tasks.
 
     One line each. Tasks: id, splits, difficulty and tags, and the first line
     of the user's reason for calling (or instructions).

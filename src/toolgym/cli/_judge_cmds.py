@@ -74,6 +74,8 @@ def score(
         help="Also rescore rollouts whose judge failed.")] = False,
     preflight: Annotated[bool, typer.Option(help="Check the judge endpoint first.")] = True,
     display: Annotated[str, typer.Option(help="plain or none.")] = "plain",
+    plugin: Annotated[list[str] | None, typer.Option(
+        help="Module to import first (registers custom judges); repeatable.")] = None,
 ) -> None:
     """Score every rollout of a saved run with a judge, into RUN_DIR/scores/<name>.jsonl.
 
@@ -94,6 +96,9 @@ def score(
     opts = {"judge_model": judge_model, "judge_base_url": judge_base_url,
             "judge_api_key_env": judge_api_key_env, "endpoints": endpoints}
     with user_errors():
+        from toolgym.runner._run import import_plugins
+
+        import_plugins(list(plugin or []))
         factory = judge_factory(judge)
         own: frozenset[str] = getattr(factory, "allowed_args", frozenset())
         extra = parse_kv(judge_arg, "--judge-arg")
