@@ -350,20 +350,38 @@ def instances(draw: st.DrawFn) -> tuple[list[str], list[list[int]], list[int],
 
 
 @settings(max_examples=200, deadline=None)
-@given(instances())
+@given(instances(), st.booleans())
 async def test_the_assignment_finds_a_matching_whenever_one_exists(
-        instance: tuple[list[str], list[list[int]], list[int], set[tuple[int, int]]]) -> None:
+        instance: tuple[list[str], list[list[int]], list[int], set[tuple[int, int]]],
+        soft: bool) -> None:
     tools, parents, perm, compat = instance
     n = len(tools)
     agent_tools = [tools[i] for i in perm]
-    # Realise the compatibility matrix with contains_any: call j lists the events it fits.
-    events = [OracleEvent(id=f"o{i}", tool=tools[i], parents=tuple(f"o{p}" for p in parents[i]),
-                          checkers={"k": Checker("contains_any", {"targets": [f"<{i}>"]})})
-              for i in range(n)]
-    calls = [AgentEvent(j, agent_tools[j],
-                        {"k": "".join(f"<{i}>" for i in range(n) if (i, j) in compat)})
-             for j in range(n)]
-    got = await judge_events(events, calls)
+    soft_checker = None
+    if soft:
+        # The judge model decides which calls fit which events (no pre-filter can help).
+        def verdict(messages: list[Any], tools: object) -> str:
+            prompt = messages[-1].content
+            i = int(prompt.split("Reference value: o")[1].split("\n")[0])
+            j = int(prompt.split("Agent's value: a")[1].split("\n")[0])
+            return "[[match]]" if (i, j) in compat else "[[no match]]"
+
+        model = ScriptedModel.from_items([verdict] * (n * n), on_exhausted="error")
+        soft_checker = SoftChecker(model, "task")
+        events = [OracleEvent(id=f"o{i}", tool=tools[i], args={"k": f"o{i}"},
+                              parents=tuple(f"o{p}" for p in parents[i]),
+                              checkers={"k": Checker("soft")}) for i in range(n)]
+        calls = [AgentEvent(j, agent_tools[j], {"k": f"a{j}"}) for j in range(n)]
+    else:
+        # Realise the compatibility matrix with contains_any: call j lists the events it fits.
+        events = [OracleEvent(id=f"o{i}", tool=tools[i],
+                              parents=tuple(f"o{p}" for p in parents[i]),
+                              checkers={"k": Checker("contains_any", {"targets": [f"<{i}>"]})})
+                  for i in range(n)]
+        calls = [AgentEvent(j, agent_tools[j],
+                            {"k": "".join(f"<{i}>" for i in range(n) if (i, j) in compat)})
+                 for j in range(n)]
+    got = await judge_events(events, calls, soft=soft_checker)
     complete, best = brute_force_best(tools, parents, agent_tools, compat)
     assert got.success is complete
     assert len(got.matching) == best
