@@ -179,6 +179,18 @@ def booked_id() -> str:
     return str(json.loads(env.toolkit.call(BOOK.name, BOOK.arguments).content)["reservation_id"])
 
 
+async def test_no_gold_actions_means_nothing_to_judge_but_an_empty_list_means_no_writes(
+) -> None:
+    unknown = Task(id="u", user_scenario=UserScenario(instructions="x"),
+                   evaluation_criteria=EvaluationCriteria(actions=None))
+    score = await judge().score(unknown, rollout(unknown, cancel("QP3PEI")))
+    assert score.success is None and "no gold actions" in str(score.error)
+    nothing = make_task()
+    assert (await judge().score(nothing, rollout(nothing, read("QP3PEI")))).success is True
+    score = await judge().score(nothing, rollout(nothing, cancel("QP3PEI")))
+    assert score.success is False and score.failures[0]["type"] == "count_mismatch"
+
+
 def test_an_id_created_by_a_gold_write_becomes_a_placeholder() -> None:
     task = make_task((BOOK.name, BOOK.arguments), bags(1, booked_id(), XENA_PAY))
     graph = task_oracle_graph(task, DOMAIN)

@@ -327,13 +327,24 @@ class GraphJudge(Judge):
         return graph
 
     async def score(self, task: Any, result: Any) -> Score:
-        """Judge one rollout; a task whose graph is malformed gives an error score."""
-        try:
-            oracle = self.oracle_graph(task)
-        except DataError as exc:
+        """Judge one rollout.
+
+        A task without gold actions (``actions`` null: unknown, unlike ``[]``)
+        or whose graph is malformed gives an error score, never a verdict.
+        """
+        ec = task.evaluation_criteria
+        error: str | None = None
+        if ec is None or ec.actions is None:
+            error = f"task {task.id!r} has no gold actions: nothing to judge against"
+        else:
+            try:
+                oracle = self.oracle_graph(task)
+            except DataError as exc:
+                error = str(exc)
+        if error is not None:
             return Score(task_id=result.task_id, trial=result.trial, judge=self.ctx.name,
-                         success=None, score=None, error=str(exc),
-                         feedback=f"could not build the oracle graph: {exc}")
+                         success=None, score=None, error=error,
+                         feedback=f"could not build the oracle graph: {error}")
         with_messages = any(o.tool == MESSAGE_TOOL for o in oracle)
         events, sources = rollout_agent_events(result.messages, domain_kinds(self.ctx.domain),
                                                include_messages=with_messages)
