@@ -250,6 +250,11 @@ async def test_gold_messages_are_judged_with_a_soft_checker_and_the_model_usage(
     without = await judge().score(task, result)
     assert without.success is False
     assert without.details["soft_checks"] == "normalised equality only (no judge model)"
+    exact_words = rollout(task, cancel("QP3PEI"), "Your trip QP3PEI is cancelled!")
+    shortcut = await judge().score(task, exact_words)
+    assert shortcut.success is True
+    assert shortcut.details["soft_checks"] == "normalised equality only (no judge model)"
+    assert "soft_checks" not in (await judge(model).score(task, exact_words)).details
     too_chatty = rollout(task, cancel("QP3PEI"), "Done.", "Bye.")
     chatty = await judge(model).score(task, too_chatty)
     assert chatty.failures[0]["type"] == "count_mismatch"

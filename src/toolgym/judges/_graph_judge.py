@@ -352,6 +352,10 @@ class GraphJudge(Judge):
         judgment = await judge_events(oracle, events, extra_messages=self.extra_messages,
                                       soft=soft)
         details = graph_details(oracle, judgment)
+        uses_soft = any(c.name == "soft" for o in oracle
+                        for c in (*o.checkers.values(), o.default_checker))
+        if uses_soft and self.ctx.model is None:
+            details["soft_checks"] = "normalised equality only (no judge model)"
         details["agent_events"] = [
             {"index": e.index, "tool": e.tool, "message": s.message, "call_id": s.call_id}
             for e, s in zip(events, sources, strict=True)]
