@@ -8,7 +8,7 @@ values it created. Agent events are the rollout's successful write calls
 and its assistant messages, in order; reads, generic tools (``calculate``,
 ``transfer_to_human_agents``) and failed calls are ignored.
 
-Checkers, from weakest to strongest:
+Checkers, each layer overriding the one before:
 
 1. every argument ``exact``, or, when the gold action lists
    ``compare_args``, those ``exact`` and the others ignored;
