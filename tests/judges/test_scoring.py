@@ -229,3 +229,43 @@ def test_readme_custom_judge_runs_from_the_cli(tmp_path: Path,
     run = {r.key: r for r in load_run(tmp_path / "r").results}
     assert len(scores) == 4
     assert all(s.success == (run[s.key].steps <= 3) for s in scores)
+
+
+def test_graph_judge_from_the_cli_and_its_agreement_with_the_reward(
+        tmp_path: Path, tau2_airline_dir: Path) -> None:
+    out = tmp_path / "r"
+    toolgym.run(domain="airline", data_dir=tau2_airline_dir, tasks="0-11", trials=2,
+                agent_model={"model": "oracle", "args": {"error_rate": 0.5}}, out=out)
+    res = cli.invoke(app, ["judge", str(out), "--judge", "graph", "--display", "none"])
+    assert res.exit_code == 0, res.output
+    scores = read_scores(out, "graph")
+    assert len(scores) == 24 and all(s.success is not None for s in scores)
+    failed = [s for s in scores if not s.success]
+    assert failed and all(f["type"] in ("count_mismatch", "unmatched_event",
+                                        "causality_violation")
+                          for s in failed for f in s.failures)
+    res = cli.invoke(app, ["judge", "agreement", str(out), "--b", "graph", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["n"] == 24 and data["agreement"] >= 0.9
+
+
+def test_graph_cases_from_the_cli(tmp_path: Path) -> None:
+    case = {"id": "swap", "oracle": [
+        {"id": "a", "tool": "update_reservation_baggages",
+         "args": {"reservation_id": "X", "total_baggages": 1}},
+        {"id": "b", "tool": "update_reservation_baggages",
+         "args": {"reservation_id": "Y", "total_baggages": 2}}],
+        "agent": [{"tool": "update_reservation_baggages",
+                   "args": {"reservation_id": "Y", "total_baggages": 2}},
+                  {"tool": "update_reservation_baggages",
+                   "args": {"reservation_id": "X", "total_baggages": 1}}]}
+    path = tmp_path / "cases.jsonl"
+    path.write_text(json.dumps(case) + "\n")
+    res = cli.invoke(app, ["judge", "graph", "--cases", str(path)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"id": "swap", "success": True, "failures": [],
+                                      "matching": {"a": 1, "b": 0}}
+    path.write_text('{"id": 1\n')
+    res = cli.invoke(app, ["judge", "graph", "--cases", str(path)])
+    assert res.exit_code == 2 and "cases.jsonl:1" in res.stderr

@@ -197,6 +197,49 @@ def agreement_cmd(
         out.print(table)
 
 
+@judge_app.command("graph")
+def graph_cases(
+    cases: Annotated[Path, typer.Option("--cases", help="JSON-lines file of cases.")],
+    judge_model: Annotated[str | None, typer.Option(
+        help="Judge model for soft checkers (optional).")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="Judge endpoint.")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
+                                 ] = None,
+    judge_arg: Annotated[list[str] | None, typer.Option(
+        help="Judge model argument k=v (client settings, sampling).")] = None,
+    endpoints: Annotated[Path | None, typer.Option(help="Endpoints file (toolgym.toml).")
+                         ] = None,
+) -> None:
+    """Check standalone event-graph cases: one JSON line per case, {id, success, failures,
+    matching}.
+
+    Each line of the file: {"id", "domain"?, "oracle": [{"id", "tool", "args",
+    "depends_on"?}], "agent": [{"tool", "args", "result"?, "error"?}], "checkers"?,
+    "extra_messages"?}. Exit status 0 when every case passes, 1 otherwise, 2 for a
+    malformed file.
+    """
+    from toolgym.cli._run_cmds import user_errors
+    from toolgym.errors import DataError
+    from toolgym.judges._graph_cases import run_graph_cases
+    from toolgym.models._endpoints import load_dotenv
+    from toolgym.models._retry import EndpointPool, build_model
+
+    load_dotenv()
+    opts = {"judge_model": judge_model, "judge_base_url": judge_base_url,
+            "judge_api_key_env": judge_api_key_env, "endpoints": endpoints}
+    with user_errors():
+        config = _judge_model(opts, parse_kv(judge_arg, "--judge-arg"))
+        model = build_model(config, pool=EndpointPool()) if config is not None else None
+        try:
+            code = run_graph_cases(cases, model=model,
+                                   write=lambda line: out.print(line, markup=False,
+                                                                highlight=False,
+                                                                soft_wrap=True))
+        except DataError as exc:
+            raise fail(str(exc), 2) from None
+    raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``toolgym judge`` to the app."""
     app.add_typer(judge_app, name="judge")

@@ -67,6 +67,17 @@ class Action(_Model):
     compare_args: list[str] | None = Field(
         None, description="Argument names compared by the action check; null means all."
     )
+    depends_on: list[str] | None = Field(
+        None,
+        description="Action ids this action depends on, for the graph judge; taken as "
+        "written ([] means no parents). Null: the judge derives them (see the README).",
+    )
+    checkers: dict[str, Any] | None = Field(
+        None,
+        description="Graph judge argument checkers for this action: argument -> checker "
+        "name or {name, ...parameters}; they override the defaults and the judge's "
+        "checkers file.",
+    )
 
 
 class EnvAssertion(_Model):
