@@ -269,3 +269,15 @@ def test_graph_cases_from_the_cli(tmp_path: Path) -> None:
     path.write_text('{"id": 1\n')
     res = cli.invoke(app, ["judge", "graph", "--cases", str(path)])
     assert res.exit_code == 2 and "cases.jsonl:1" in res.stderr
+
+
+def test_judge_usage_joins_the_run_totals(run_copy: Path) -> None:
+    with FakeOpenAIServer(lambda r: "[[success]]", model_name="judge") as srv:
+        model = _model(srv).model_copy(update={"args": {"price_in": 1.0, "price_out": 2.0}})
+        scoring = score_run(run_copy, "in-context", model=model, name="ic")
+    summary = json.loads((run_copy / "summary.json").read_text())
+    role = summary["usage"]["judge:ic"]
+    assert role["calls"] == len(scoring.scores) and role["prompt_tokens"] > 0
+    assert role["cost"] == pytest.approx(scoring.summary["usage"]["cost"]) and role["cost"] > 0
+    assert summary["cost"] == pytest.approx(sum(u["cost"] or 0 for u in
+                                                summary["usage"].values()))

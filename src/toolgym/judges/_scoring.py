@@ -280,7 +280,8 @@ def _run_config(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _update_run_summary(run_dir: Path, name: str, scoring: dict[str, Any]) -> None:
-    """Record the scoring in summary.json (and, after ``nl``, the filled-in rewards)."""
+    """Record the scoring in summary.json, with the run's metrics recomputed (``nl``
+    fills in rewards) and the judge's usage in the run's totals."""
     from toolgym.evaluation._metrics import summarize
 
     path = run_dir / SUMMARY
@@ -293,12 +294,24 @@ def _update_run_summary(run_dir: Path, name: str, scoring: dict[str, Any]) -> No
     scorings = dict(summary.get("scorings") or {})
     scorings[name] = scoring
     summary["scorings"] = scorings
-    if scoring["judge"] == "nl":
-        run = load_run(run_dir)  # applies the nl scores to rollouts that waited for a judge
-        cfg = _run_config(run.config)
-        trials = cfg.get("trials") if isinstance(cfg.get("trials"), int) else None
-        seed = cfg["seed"] if isinstance(cfg.get("seed"), int) else 0
-        summary.update(summarize(run.results, trials, seed=seed))
+    # Recomputed from the run: nl verdicts fill in rewards (load_run applies them).
+    run = load_run(run_dir)
+    cfg = _run_config(run.config)
+    trials = cfg.get("trials") if isinstance(cfg.get("trials"), int) else None
+    seed = cfg["seed"] if isinstance(cfg.get("seed"), int) else 0
+    summary.update(summarize(run.results, trials, seed=seed))
+    # Judges' tokens and cost join the run's totals, one role per scoring (nl's are
+    # already in the rollouts' own "judge" usage).
+    usage = dict(summary["usage"])
+    for other, sc in sorted(scorings.items()):
+        if sc.get("judge") != "nl" and sc.get("usage", {}).get("calls"):
+            u = sc["usage"]
+            usage[f"judge:{other}"] = {**u, "total_tokens": u["prompt_tokens"]
+                                       + u["completion_tokens"]}
+    summary["usage"] = usage
+    costs = [u.get("cost") for u in usage.values() if u.get("calls")]
+    summary["cost"] = "unknown" if any(c is None for c in costs) else float(
+        sum(c for c in costs if c is not None))
     write_json_atomic(path, summary)
 
 
