@@ -10,6 +10,15 @@ verbatim. Tool results are not read.
 per episode, ``random.Random(f"{seed}:{task.id}:{trial}")`` decides whether
 to make one realistic mistake: a wrong argument in a write action, a skipped
 write action, or stopping early before the last write action.
+
+``args.heed_prompt`` (default false) makes it follow its system prompt the way
+prompt optimization needs: a planned mistake on a tool is not made when the
+system prompt has a rule line naming that tool (``When calling
+book_reservation, check payment_methods.``), so a better prompt really scores
+better offline.
+
+With ``args.role = "reflection"`` the provider is instead an offline stand-in
+for a prompt optimizer's reflection model (:class:`OracleReflector`).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,8 +49,10 @@ __all__ = [
     "OracleMistake",
     "OracleModel",
     "OraclePlan",
+    "OracleReflector",
     "communicate_text",
     "oracle_plan",
+    "ruled_tools",
 ]
 
 CLOSING_TEXT = "Is there anything else I can help you with?"
@@ -51,7 +63,16 @@ _READ_PREFIXES = ("get_", "find_", "list_", "search_", "lookup_", "check_")
 _NON_WRITE = frozenset({"calculate", "think", "transfer_to_human_agents"})
 
 #: The ``args`` an oracle model accepts.
-ORACLE_ARGS = PRICING_ARGS | frozenset({"error_rate", "latency_ms", "role"})
+ORACLE_ARGS = PRICING_ARGS | frozenset({"error_rate", "latency_ms", "role", "heed_prompt"})
+
+#: A rule line of a system prompt that the heeding oracle obeys: it names a tool.
+RULE_LINE = re.compile(r"^\s*(?:[-*]\s*)?when calling\s+`?([A-Za-z_][A-Za-z0-9_]*)`?",
+                       re.IGNORECASE | re.MULTILINE)
+
+
+def ruled_tools(prompt: str | None) -> set[str]:
+    """Tools named by the rule lines (``When calling <tool>, ...``) of a prompt."""
+    return {m.group(1) for m in RULE_LINE.finditer(prompt or "")}
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,20 @@ class OraclePlan:
     final_text: str
     mistake: OracleMistake | None = None
     gold: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: The closing text without a mistake (what a heeding oracle says instead).
+    gold_final: str = ""
+
+    @property
+    def mistake_tool(self) -> str | None:
+        """The tool of the gold action the planned mistake affects."""
+        if self.mistake is None or not self.gold:
+            return None
+        return self.gold[self.mistake.action_index][0]
+
+    def without_mistake(self) -> OraclePlan:
+        """The same episode played without its mistake."""
+        return OraclePlan(list(self.gold), self.gold_final or self.final_text, None,
+                          self.gold)
 
 
 def communicate_text(task: Any) -> str:
@@ -166,11 +201,11 @@ def oracle_plan(task: Any, *, domain: Any = None, seed: int = 0, trial: int = 0,
     final = communicate_text(task)
     rng = random.Random(f"{seed}:{getattr(task, 'id', '')}:{trial}")
     if error_rate <= 0 or rng.random() >= error_rate:
-        return OraclePlan(calls, final, None, gold)
+        return OraclePlan(calls, final, None, gold, final)
     writes = _write_tools(domain)
     write_idx = [i for i, (name, _) in enumerate(gold) if _is_write(name, writes)]
     if not write_idx:
-        return OraclePlan(calls, final, None, gold)
+        return OraclePlan(calls, final, None, gold, final)
     kinds = ["wrong_argument", "skipped_action", "early_stop"]
     for kind in rng.sample(kinds, len(kinds)):
         if kind == "wrong_argument":
@@ -181,15 +216,16 @@ def oracle_plan(task: Any, *, domain: Any = None, seed: int = 0, trial: int = 0,
                     if new is not None and new != args[key]:
                         mistake = OracleMistake(kind, i, key, args[key], new)
                         calls[i] = (calls[i][0], {**_copy_json(args), key: new})
-                        return OraclePlan(calls, final, mistake, gold)
+                        return OraclePlan(calls, final, mistake, gold, final)
             continue
         if kind == "skipped_action":
             i = rng.choice(write_idx)
             del calls[i]
-            return OraclePlan(calls, final, OracleMistake(kind, i), gold)
+            return OraclePlan(calls, final, OracleMistake(kind, i), gold, final)
         last = write_idx[-1]
-        return OraclePlan(calls[:last], EARLY_STOP_TEXT, OracleMistake(kind, last), gold)
-    return OraclePlan(calls, final, None, gold)  # pragma: no cover - early_stop always applies
+        return OraclePlan(calls[:last], EARLY_STOP_TEXT, OracleMistake(kind, last), gold,
+                          final)
+    return OraclePlan(calls, final, None, gold, final)  # pragma: no cover - early_stop applies
 
 
 class OracleModel(Model):
@@ -210,6 +246,10 @@ class OracleModel(Model):
         if not 0.0 <= self.error_rate <= 1.0:
             raise ConfigError(f"oracle: error_rate must be within [0, 1], got {self.error_rate}")
         self.latency_s = float(self.config.args.get("latency_ms", 0)) / 1000.0
+        heed = self.config.args.get("heed_prompt", False)
+        if not isinstance(heed, bool):
+            raise ConfigError(f"oracle: heed_prompt must be true or false, got {heed!r}")
+        self.heed_prompt = heed
         self.plan: OraclePlan | None = None
         self.step = 0
 
@@ -240,6 +280,10 @@ class OracleModel(Model):
             await asyncio.sleep(self.latency_s)
         n = self.step
         self.step += 1
+        if n == 0 and self.heed_prompt and self.plan.mistake is not None:
+            system = next((m.content for m in messages if m.role == "system"), None)
+            if self.plan.mistake_tool in ruled_tools(system):
+                self.plan = self.plan.without_mistake()  # the prompt warned about this tool
         if n < len(self.plan.calls):
             name, args = self.plan.calls[n]
             call = ToolCall(id=f"call_{n}", name=name, arguments=_copy_json(args))
@@ -251,7 +295,44 @@ class OracleModel(Model):
         return local_response(message, self.latency_s)
 
 
+class OracleReflector(Model):
+    """An offline stand-in for a prompt optimizer's reflection model (``role=reflection``).
+
+    It reads the reflection prompt: the current text (the first fenced block)
+    and the feedback, and answers with that text plus one rule line
+    (``When calling <tool>, ...``) for every tool the feedback names in a
+    ``tool `<name>``` mention that has no rule line yet, in a fenced block.
+    With nothing new to add it returns the text unchanged. Together with the
+    heeding oracle agent (``heed_prompt=true``) this makes prompt optimization
+    testable end to end with no model.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        check_provider_args("oracle", config.args, ORACLE_ARGS)
+
+    async def generate(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        **params: Any,
+    ) -> ModelResponse:
+        """The current text with rule lines for the tools the feedback blames."""
+        prompt = "\n".join(m.content or "" for m in messages if m.role == "user")
+        blocks = re.findall(r"```(?:[a-z]*\n)?(.*?)```", prompt, re.DOTALL)
+        current = blocks[0].strip("\n") if blocks else ""
+        feedback = prompt[prompt.find("```", prompt.find("```") + 3) + 3:] if blocks else prompt
+        blamed = re.findall(r"tool `([A-Za-z_][A-Za-z0-9_]*)`", feedback)
+        have = ruled_tools(current)
+        new = [t for t in dict.fromkeys(blamed) if t not in have]
+        rules = "".join(f"\nWhen calling {t}, double-check every argument against the "
+                        f"user's request and the policy before you call it." for t in new)
+        return local_response(Message(role="assistant", content=f"```\n{current}{rules}\n```"))
+
+
 @register_provider("oracle")
 def _make_oracle(config: ModelConfig) -> Model:
     """No model: replays the task's gold actions (error_rate=0.3 makes realistic mistakes)."""
+    if config.args.get("role") == "reflection":
+        return OracleReflector(config)
     return OracleModel(config)

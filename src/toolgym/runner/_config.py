@@ -53,6 +53,10 @@ class AgentConfig(BaseModel):
     system_prompt_sha256: str | None = Field(
         None, description="Digest of the system prompt file's content (for resume checks)."
     )
+    tool_descriptions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tool name -> description replacing the domain's (what prompt "
+        "optimization may change).")
     args: dict[str, Any] = Field(default_factory=dict, description="Strategy arguments.")
 
 

@@ -162,6 +162,25 @@ def _system_prompt(domain: Domain[Any], config: RunConfig) -> str:
     return agent_system_prompt(domain.policy)
 
 
+def _tools(domain: Domain[Any], descriptions: dict[str, str]) -> list[dict[str, Any]]:
+    """The domain's tool definitions, with the descriptions a run replaces."""
+    tools = domain.openai_tools()
+    if not descriptions:
+        return tools
+    names = {t["function"]["name"] for t in tools}
+    unknown = sorted(set(descriptions) - names)
+    if unknown:
+        raise ConfigError(f"tool descriptions for unknown tools: {', '.join(unknown)} "
+                          f"(domain {domain.name!r} has: {', '.join(sorted(names))})")
+    out = []
+    for t in tools:
+        name = t["function"]["name"]
+        if name in descriptions:
+            t = {**t, "function": {**t["function"], "description": descriptions[name]}}
+        out.append(t)
+    return out
+
+
 def _wrap(config: ModelConfig, pool: EndpointPool, events: RunEvents, cache: str | None
           ) -> Model:
     return build_model(config, pool=pool, on_retry=events.on_retry, cache=cache)
@@ -185,7 +204,8 @@ def import_plugins(modules: list[str]) -> None:
             raise ConfigError(f"cannot import plugin module {name!r}: {exc}") from None
 
 
-def _prepare(config: RunConfig, events: RunEvents) -> _Prepared:
+def _prepare(config: RunConfig, events: RunEvents, pool: EndpointPool | None = None
+             ) -> _Prepared:
     import_plugins(config.plugins)
     d = config.domain
     domain = load_domain(d.name, data_dir=d.data_dir, tasks_file=d.tasks_file)
@@ -206,7 +226,7 @@ def _prepare(config: RunConfig, events: RunEvents) -> _Prepared:
         if not tasks:
             raise ConfigError("no tasks left once the malformed ones are skipped")
     events.warnings.extend(check.warning_lines())
-    pool = EndpointPool()
+    pool = pool if pool is not None else EndpointPool()
     cache = config.cache_dir
     agent_model = _wrap(config.agent.model, pool, events, cache)
     user_model = _wrap(config.user.model, pool, events, cache) if config.user.model else None
@@ -217,7 +237,7 @@ def _prepare(config: RunConfig, events: RunEvents) -> _Prepared:
 
         judge = NLAssertionJudge(judge_model)
     system_prompt = _system_prompt(domain, config)
-    tools = domain.openai_tools()
+    tools = _tools(domain, config.agent.tool_descriptions)
 
     def make_agent(task: Task, trial: int, seed: int) -> Any:
         model = agent_model.for_episode(EpisodeInfo(task, domain, trial, seed, "agent"))
@@ -326,6 +346,7 @@ async def execute_run(
     *,
     retry_errors: bool = False,
     preflight: bool = True,
+    pool: EndpointPool | None = None,
 ) -> RunData:
     """Run (or resume) ``config`` into ``run_dir`` and return the loaded run.
 
@@ -337,6 +358,9 @@ async def execute_run(
         retry_errors: Also rerun the rollouts whose newest record ended on
             infrastructure trouble (a new record replaces theirs).
         preflight: Check every model endpoint before any rollout.
+        pool: An endpoint pool shared with other runs in flight on this event
+            loop (the prompt optimizer runs several evaluations at once); by
+            default the run has its own.
 
     Raises:
         PreflightError: an endpoint is unusable (nothing was written).
@@ -350,7 +374,7 @@ async def execute_run(
         text = prompt.read_bytes() if prompt.is_file() else b""
         config = config.model_copy(deep=True)
         config.agent.system_prompt_sha256 = hashlib.sha256(text).hexdigest()
-    prepared = _prepare(config, events)
+    prepared = _prepare(config, events, pool)
     try:
         record = _config_record(config, prepared)
         exists = (run_dir / CONFIG).exists()
