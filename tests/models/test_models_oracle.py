@@ -141,9 +141,52 @@ def test_unknown_args_are_refused_with_the_known_ones() -> None:
     with pytest.raises(ConfigError) as exc:
         create_model(ModelConfig(model="oracle", args={"error_rat": 0.3}))
     assert str(exc.value) == ("oracle: unknown argument(s) 'error_rat' (known: error_rate, "
-                              "latency_ms, price_in, price_out, prices, role)")
+                              "heed_prompt, latency_ms, price_in, price_out, prices, role)")
     with pytest.raises(ConfigError, match="max_concurrency is a model setting, not an arg"):
         create_model(ModelConfig(model="oracle", args={"max_concurrency": 2}))
     model = create_model(ModelConfig(model="oracle", args={
         "error_rate": 0.5, "latency_ms": 0, "price_in": 1.0, "price_out": 2.0, "role": "agent"}))
     assert isinstance(model, OracleModel) and model.error_rate == 0.5
+
+
+async def test_a_heeding_oracle_skips_the_mistake_its_prompt_warns_about() -> None:
+    from toolgym.messages import Message
+
+    task = make_task()
+    model = create_model(ModelConfig(model="oracle", args={"error_rate": 1.0,
+                                                           "heed_prompt": True}))
+    plain = model.for_episode(EpisodeInfo(task, _Domain(), 0, 7, "agent"))
+    assert isinstance(plain, OracleModel) and plain.plan is not None
+    tool = plain.plan.mistake_tool
+    assert tool is not None
+    for prompt, mistaken in [("Be helpful.", True),
+                             (f"Be helpful.\nWhen calling {tool}, check the ids.", False),
+                             (f"- when calling `{tool}` be careful", False),
+                             ("When calling some_other_tool, check.", True)]:
+        ep = model.for_episode(EpisodeInfo(task, _Domain(), 0, 7, "agent"))
+        assert isinstance(ep, OracleModel) and ep.plan is not None
+        first = await ep.generate([Message.system(prompt), Message.user("hi")])
+        calls = [first.message] + await play(ep, len(ep.plan.calls) + 1)
+        sent = [(m.tool_calls[0].name, m.tool_calls[0].arguments) for m in calls
+                if m.tool_calls]
+        assert (sent != ep.plan.gold) == mistaken, prompt
+    deaf = create_model(ModelConfig(model="oracle", args={"error_rate": 1.0}))
+    ep = deaf.for_episode(EpisodeInfo(task, _Domain(), 0, 7, "agent"))
+    assert isinstance(ep, OracleModel)
+    await ep.generate([Message.system(f"When calling {tool}, check."), Message.user("hi")])
+    assert ep.mistake is not None  # without heed_prompt the prompt changes nothing
+
+
+async def test_the_oracle_reflector_adds_one_rule_per_blamed_tool() -> None:
+    from toolgym.messages import Message
+    from toolgym.models._oracle import OracleReflector, ruled_tools
+
+    model = create_model(ModelConfig(model="oracle", args={"role": "reflection"}))
+    assert isinstance(model, OracleReflector)
+    prompt = ("I gave an assistant these instructions:\n```\nBe nice.\nWhen calling a_tool, "
+              "check.\n```\nFeedback:\n```\nMissing action: tool `b_tool` was never called."
+              "\nWrong arguments: tool `a_tool` was called with x.\ntool `b_tool` again\n```")
+    reply = (await model.generate([Message.user(prompt)])).message.content or ""
+    text = reply.split("```")[1].strip("\n")
+    assert text.startswith("Be nice.") and ruled_tools(text) == {"a_tool", "b_tool"}
+    assert text.count("When calling b_tool") == 1

@@ -40,17 +40,23 @@ def report(
 ) -> None:
     """Write a self-contained HTML report (with a trajectory viewer) of one or more runs."""
     from toolgym.report import render_report
+    from toolgym.report._optimize import is_optimization_dir, optimization_report
     from toolgym.runner._store import load_run
 
+    extra: list[str] = []
     try:
-        runs = [load_run(d) for d in run_dirs]
+        if len(run_dirs) == 1 and is_optimization_dir(run_dirs[0]):
+            # An optimization directory: its seed and best test runs, and the optimization.
+            runs, extra = optimization_report(run_dirs[0])
+        else:
+            runs = [load_run(d) for d in run_dirs]
         warn_problems(runs)
     except (ToolgymError, OSError) as exc:
         raise _error(exc) from None
     for run in runs:
         _require_results(run)
     try:
-        path = render_report(runs, out_file, title=title)
+        path = render_report(runs, out_file, title=title, extra=extra)
     except (ToolgymError, OSError) as exc:
         raise _error(exc) from None
     out.print(str(path), highlight=False, markup=False, soft_wrap=True)

@@ -426,6 +426,10 @@ def _run(cfg: OptimizeConfig, out: Path, domain: Any, seed_candidate: dict[str, 
     async def both() -> tuple[Evaluation, Evaluation]:
         import asyncio
 
+        if best == seed_candidate:  # nothing better was found: one test run serves both
+            ev = await evaluator.evaluate(seed_candidate, cfg.test_ids, trials=cfg.test_trials,
+                                          kind="test")
+            return ev, ev
         seed_ev, best_ev = await asyncio.gather(
             evaluator.evaluate(seed_candidate, cfg.test_ids, trials=cfg.test_trials,
                                kind="test"),
@@ -492,11 +496,14 @@ def _lineage(result: Any, out: Path) -> list[dict[str, Any]]:
             "iteration": feedback.get(i, {}).get("iteration"),
             "feedback": feedback.get(i, {}).get("feedback", []),
             "diff": {k: "".join(difflib.unified_diff(
-                (parent or {}).get(k, "").splitlines(keepends=True),
-                cand[k].splitlines(keepends=True), "parent", f"candidate {i}"))
-                for k in changed},
+                _lines((parent or {}).get(k, "")), _lines(cand[k]), "parent",
+                f"candidate {i}")) for k in changed},
         })
     return lineage
+
+
+def _lines(text: str) -> list[str]:
+    return (text if text.endswith("\n") else text + "\n").splitlines(keepends=True)
 
 
 def _test_stats(ev: Evaluation) -> dict[str, Any]:
@@ -505,7 +512,9 @@ def _test_stats(ev: Evaluation) -> dict[str, Any]:
     results = [r for rs in ev.results.values() for r in rs]
     s = summarize(results, max((len(rs) for rs in ev.results.values()), default=1))
     return {"pass_1": s["pass_k"]["tau-bench"].get("1"), "pass_k": s["pass_k"],
-            "avg_reward": s["avg_reward"], "run_dir": str(ev.run_dir)}
+            "avg_reward": s["avg_reward"],
+            # Relative to the optimization directory, so it can move.
+            "run_dir": f"{ev.run_dir.parent.name}/{ev.run_dir.name}"}
 
 
 def _summary(cfg: OptimizeConfig, result: Any, seed_test: Evaluation, best_test: Evaluation,

@@ -373,7 +373,8 @@ def _data_blocks(views: list[RunView], live: dict[str, Any] | None) -> list[str]
 
 
 def report_html(runs: Sequence[RunData], title: str | None = None, *,
-                live: dict[str, Any] | None = None, seed: int | None = None) -> str:
+                live: dict[str, Any] | None = None, seed: int | None = None,
+                extra: Sequence[str] = ()) -> str:
     """The report page as a string (see :func:`render_report`).
 
     Args:
@@ -384,6 +385,7 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
             ``/version`` and reloads when it changes.
         seed: Seed of the bootstrap and permutation statistics (default: each
             run's own seed for its intervals, 0 for comparisons).
+        extra: Sections (trusted HTML, already escaped) shown after the header.
     """
     if not runs:
         raise ValueError("render_report needs at least one run")
@@ -405,7 +407,7 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
     csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
            "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'")
     body = [
-        _header(views, title), _summary(views), _scorings(views), _pass_k(views),
+        _header(views, title), *extra, _summary(views), _scorings(views), _pass_k(views),
         _compare(views, seed or 0),
         _usage(views), _terminations(views), _failures(views), _latency(views), _grid(views),
     ]
@@ -422,7 +424,7 @@ def report_html(runs: Sequence[RunData], title: str | None = None, *,
 
 
 def render_report(runs: Sequence[RunData], out: str | Path, title: str | None = None,
-                  seed: int | None = None) -> Path:
+                  seed: int | None = None, extra: Sequence[str] = ()) -> Path:
     """Write a self-contained HTML report of one or more runs.
 
     The file needs no network and works from ``file://``: summary, pass^k
@@ -442,7 +444,7 @@ def render_report(runs: Sequence[RunData], out: str | Path, title: str | None = 
         The path written.
     """
     path = Path(out)
-    page = report_html(runs, title, seed=seed)
+    page = report_html(runs, title, seed=seed, extra=extra)
     # Lone surrogates (from odd model output) cannot be UTF-8 encoded; writing
     # them as \uXXXX keeps JSON blocks valid. Atomic: no half page, no *.tmp left.
     write_text_atomic(path, page, errors="backslashreplace")

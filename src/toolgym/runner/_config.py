@@ -110,9 +110,10 @@ class RunConfig(BaseModel):
     def identity(self) -> dict[str, Any]:
         """The config fields a resume must not change (what is evaluated).
 
-        Left out: the run fields in :attr:`RESUMABLE_CHANGES` and, for every
-        model, how it is reached (:data:`CONNECTION_FIELDS`: base URL, key
-        variable, concurrency limit, timeouts, retries).
+        Left out: the run fields in :attr:`RESUMABLE_CHANGES`, for every model
+        how it is reached (:data:`CONNECTION_FIELDS`: base URL, key variable,
+        concurrency limit, timeouts, retries), and where the system prompt file
+        lives (its content's digest stays).
         """
         data = self.model_dump(mode="json")
         for key in self.RESUMABLE_CHANGES:
@@ -120,6 +121,9 @@ class RunConfig(BaseModel):
         for model in _model_dicts(data):
             for key in CONNECTION_FIELDS:
                 model.pop(key, None)
+        if data["agent"].get("system_prompt_sha256"):
+            # The prompt's content is what is evaluated; where the file lives is not.
+            data["agent"].pop("system_prompt_file", None)
         return data
 
     def connection(self) -> dict[str, Any]:
@@ -128,6 +132,7 @@ class RunConfig(BaseModel):
         out: dict[str, Any] = {k: data.get(k) for k in sorted(self.RESUMABLE_CHANGES)}
         for role, model in _models_by_role(data).items():
             out[role] = {k: model.get(k) for k in CONNECTION_FIELDS}
+        out["agent"]["system_prompt_file"] = data["agent"].get("system_prompt_file")
         return out
 
 

@@ -359,11 +359,13 @@ class RunData:
     problems: list[str] = field(default_factory=list)
     #: Scorings of the run by name (``scores/<name>.jsonl``): lists of judges' Scores.
     scorings: dict[str, list[Any]] = field(default_factory=dict)
+    #: A name to show instead of the directory's (e.g. "seed" / "best" of an optimization).
+    display_name: str | None = None
 
     @property
     def name(self) -> str:
-        """The run directory's name."""
-        return self.path.name
+        """The run's display name (by default the directory's name)."""
+        return self.display_name or self.path.name
 
     @property
     def domain(self) -> str:
