@@ -212,3 +212,14 @@ def test_sigkill_then_resume_does_not_respend_finished_evaluations(tmp_path: Pat
     s = json.loads((out / "optimize_summary.json").read_text())
     assert s["optimization_rollouts"] == _rollouts_on_disk(out) >= spent_before
     assert s["best"]["val"] >= s["seed"]["val"]
+
+
+def test_the_readme_states_the_demo_figures(demo: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    s = json.loads((demo / "optimize_summary.json").read_text())
+    stated = (f"validation {s['seed']['val']:.3f} -> {s['best']['val']:.3f}, test\n"
+              f"pass^1 {s['seed']['test']['pass_1']:.3f} -> {s['best']['test']['pass_1']:.3f}")
+    assert stated in readme
+    lo, hi = s["test_delta"]["ci"]
+    assert f"{s['test_delta']['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]" in readme
+    assert f"{s['optimization_rollouts']}\nrollouts" in readme
