@@ -34,6 +34,7 @@ _EXPORTS = {
     "load_run": "toolgym.runner",
     "resume": "toolgym.runner",
     "run": "toolgym.runner",
+    "optimize": "toolgym.optimize",
     "Task": "toolgym.tasks",
     "load_tasks": "toolgym.tasks",
 }
@@ -59,6 +60,7 @@ __all__ = [
     "load_domain",
     "load_run",
     "load_tasks",
+    "optimize",
     "register_domain",
     "resume",
     "run",
@@ -87,6 +89,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'toolgym' has no attribute {name!r}")
+    if module == f"toolgym.{name}":  # a callable subpackage (toolgym.optimize)
+        return importlib.import_module(module)
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -223,3 +223,16 @@ def test_the_readme_states_the_demo_figures(demo: Path) -> None:
     lo, hi = s["test_delta"]["ci"]
     assert f"{s['test_delta']['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]" in readme
     assert f"{s['optimization_rollouts']}\nrollouts" in readme
+
+
+def test_python_api_toolgym_optimize(tmp_path: Path) -> None:
+    result = toolgym.optimize(
+        domain="airline", agent_model={"model": "oracle", "args": {
+            "error_rate": 0.5, "heed_prompt": True}},
+        reflection_model="oracle", train_split="train", test_split="test", val_frac=0.35,
+        trials_per_task=2, budget=120, out=tmp_path / "o", log=lambda s: None)
+    assert result.summary["best"]["val"] > result.summary["seed"]["val"]
+    assert result.best_candidate["system_prompt"].count("When calling") >= 1
+    assert (tmp_path / "o" / "optimize_summary.json").exists()
+    with pytest.raises(ConfigError, match="reflection_model and budget"):
+        toolgym.optimize(domain="airline", out=tmp_path / "p")

@@ -571,3 +571,76 @@ def _write_outputs(out: Path, evaluator: Evaluator, best: dict[str, str],
 def usage_total(usage: dict[str, Usage]) -> float:
     """Total cost of a usage map (unknown prices count as 0)."""
     return math.fsum(u.cost or 0.0 for u in usage.values())
+
+
+def optimize_run(
+    config: OptimizeConfig | None = None,
+    out: str | Path | None = None,
+    *,
+    reflection_model: str | ModelConfig | dict[str, Any] | None = None,
+    budget: int | None = None,
+    components: list[str] | None = None,
+    train_split: str | None = None,
+    val_split: str | None = None,
+    test_split: str | None = None,
+    train_ids: list[str] | None = None,
+    val_ids: list[str] | None = None,
+    test_ids: list[str] | None = None,
+    val_frac: float | None = None,
+    trials_per_task: int = 1,
+    test_trials: int = 4,
+    minibatch_size: int = 3,
+    score: str = "reward",
+    score_model: str | ModelConfig | dict[str, Any] | None = None,
+    dry_run: bool = False,
+    preflight: bool = True,
+    log: Callable[[str], None] = print,
+    **run_options: Any,
+) -> OptimizeResult:
+    """``toolgym.optimize(...)``: optimize from keyword arguments (or a config).
+
+    Example::
+
+        result = toolgym.optimize(
+            domain="airline", agent_model={"model": "oracle", "args": {
+                "error_rate": 0.5, "heed_prompt": True}},
+            reflection_model="oracle", train_split="train", test_split="test",
+            val_frac=0.35, trials_per_task=2, budget=300, out="runs/opt")
+        print(result.summary["test_delta"])
+
+    Args:
+        config: A complete :class:`OptimizeConfig` (then only ``out`` and the
+            run-time flags apply).
+        out: The optimization directory.
+        reflection_model: The reflection model; ``"oracle"`` is the offline stand-in.
+        budget: Rollouts the optimization may run.
+        run_options: The run's options, as for :func:`toolgym.run` (``domain``,
+            ``agent_model``, ``user``, ``user_model``, ``concurrency``, ``seed``...).
+    """
+    from toolgym.domains import load_domain
+    from toolgym.runner._api import _model, build_config
+
+    if out is None:
+        raise ConfigError("give the optimization directory: out=...")
+    if config is None:
+        if reflection_model is None or budget is None:
+            raise ConfigError("give reflection_model and budget (or a complete config)")
+        if reflection_model == "oracle":
+            reflection_model = ModelConfig(model="oracle", args={"role": "reflection"})
+        reflection = _model(reflection_model)
+        assert reflection is not None
+        run = build_config(**run_options)
+        d = run.domain
+        domain = load_domain(d.name, data_dir=d.data_dir, tasks_file=d.tasks_file)
+        train, val, test = resolve_splits(
+            domain, train_split=train_split, val_split=val_split, test_split=test_split,
+            train_ids=train_ids, val_ids=val_ids, test_ids=test_ids, val_frac=val_frac,
+            seed=run.seed)
+        config = OptimizeConfig(
+            run=run, components=components or ["system_prompt"], train_ids=train,
+            val_ids=val, test_ids=test, trials_per_task=trials_per_task,
+            test_trials=test_trials, budget=budget, minibatch_size=minibatch_size,
+            reflection=reflection, score=score, score_model=_model(score_model))
+    elif run_options:
+        raise TypeError("pass either a config or keyword arguments, not both")
+    return optimize(config, out, dry_run=dry_run, preflight=preflight, log=log)
