@@ -236,3 +236,12 @@ def test_python_api_toolgym_optimize(tmp_path: Path) -> None:
     assert (tmp_path / "o" / "optimize_summary.json").exists()
     with pytest.raises(ConfigError, match="reflection_model and budget"):
         toolgym.optimize(domain="airline", out=tmp_path / "p")
+
+
+def test_candidates_can_be_scored_by_a_judge(tmp_path: Path) -> None:
+    cfg = _config(budget=80, score="graph")
+    result = optimize(cfg, tmp_path / "o", log=lambda s: None)
+    some_eval = next((tmp_path / "o" / "evals").iterdir())
+    scores = (some_eval / "scores" / "graph.jsonl").read_text().splitlines()
+    assert scores  # the judge scored the evaluation's rollouts, beside its results
+    assert 0.0 <= result.summary["seed"]["val"] <= 1.0
