@@ -75,6 +75,17 @@ the arguments, and the use of earlier tool results. Answer with JSON only, in th
  "overall": {"verdict": <1-5>, "rationale": "<one or two sentences>"}}"""
 
 
+_BOTH_FORMAT = """Rate the agent against each criterion of the rubric (1 = bad, 5 = excellent),
+and rate every agent step: each assistant message that calls tools or answers the user, from 1
+to 5 for the choice of tool (or of answering), the arguments, and the use of earlier tool
+results. Answer with JSON only, in this shape:
+{"criteria": [{"name": "<criterion name>", "verdict": <1-5>, "evidence": [<message numbers>],
+  "rationale": "<one or two sentences>"}, ...],
+ "steps": [{"index": <message number>, "tool_choice": <1-5>, "arguments": <1-5>,
+  "use_of_result": <1-5>, "rationale": "<one sentence>"}, ...],
+ "overall": {"verdict": <1-5>, "rationale": "<one or two sentences>"}}"""
+
+
 def _load_rubric(value: Any) -> list[dict[str, str]]:
     if isinstance(value, str):
         path = Path(value)
@@ -112,9 +123,9 @@ class RubricRater(Judge):
 
     Args (``--judge-arg``): ``rubric`` (YAML/JSON file, or a list of
     {name, description}), ``scale`` (2 = binary, default; or 5), ``pass_at``
-    (1-5 scale: lowest passing score, default 4), ``mode`` (``episode`` or
-    ``step``), ``votes`` (default 1), ``tie`` (``fail`` or ``pass``),
-    ``attempts`` (default 2), ``with_task`` (show the user's scenario, default
+    (1-5 scale: lowest passing score, default 4), ``mode`` (``episode``,
+    ``step``, or ``both``: the rubric and every step in one reply), ``votes``
+    (default 1), ``tie`` (``fail`` or ``pass``), ``attempts`` (default 2), ``with_task`` (show the user's scenario, default
     true), ``temperature`` (sent to the judge model).
     """
 
@@ -130,9 +141,9 @@ class RubricRater(Judge):
         if self.scale not in (2, 5):
             raise ConfigError("judge 'rater': scale must be 2 (binary) or 5")
         self.mode = a.get("mode", "episode")
-        if self.mode not in ("episode", "step"):
-            raise ConfigError("judge 'rater': mode must be 'episode' or 'step'")
-        if self.mode == "step":
+        if self.mode not in ("episode", "step", "both"):
+            raise ConfigError("judge 'rater': mode must be 'episode', 'step' or 'both'")
+        if self.mode in ("step", "both"):
             self.scale = 5
         self.pass_at = _int_arg(a, "pass_at", 4, 1, 5)
         self.votes = _int_arg(a, "votes", 1, 1, 15)
@@ -152,11 +163,13 @@ class RubricRater(Judge):
             parts.append(f"# What the user wanted (the simulated user's scenario)\n"
                          f"{user_goal(task)}")
         parts.append(f"# Transcript\n{render_transcript(messages)}")
+        rubric = "\n".join(f"{i}. {c['name']}: {c['description']}"
+                           for i, c in enumerate(self.rubric, start=1))
         if self.mode == "step":
             parts.append(_STEP_FORMAT)
+        elif self.mode == "both":
+            parts.append(f"# Rubric\n{rubric}\n\n" + _BOTH_FORMAT)
         else:
-            rubric = "\n".join(f"{i}. {c['name']}: {c['description']}"
-                               for i, c in enumerate(self.rubric, start=1))
             verdict = "true | false" if self.scale == 2 else "<1-5>"
             parts.append(f"# Rubric\n{rubric}\n\n" + _EPISODE_FORMAT.format(verdict=verdict))
         return [Message.system(system), Message.user("\n\n".join(parts))]
@@ -178,7 +191,7 @@ class RubricRater(Judge):
         overall = self._verdict(data["overall"].get("verdict"), "overall")
         out: dict[str, Any] = {"overall": overall,
                                "rationale": str(data["overall"].get("rationale") or "")}
-        if self.mode == "step":
+        if self.mode in ("step", "both"):
             steps = data.get("steps")
             if not isinstance(steps, list):
                 raise JudgeOutputError("missing 'steps' list")
@@ -191,7 +204,8 @@ class RubricRater(Judge):
                     for k in ("tool_choice", "arguments", "use_of_result")},
                     "rationale": str(st.get("rationale") or "")})
             out["steps"] = rated
-            return out
+            if self.mode == "step":
+                return out
         items = data.get("criteria")
         if not isinstance(items, list):
             raise JudgeOutputError("missing 'criteria' list")
@@ -247,27 +261,25 @@ class RubricRater(Judge):
         return verdict >= (1.0 if self.scale == 2 else self.pass_at)
 
     def _failures(self, rating: dict[str, Any]) -> list[dict[str, Any]]:
-        if self.mode == "step":
-            return [{"type": "weak_step", "index": s["index"], "rationale": s["rationale"],
-                     **{k: s[k] for k in ("tool_choice", "arguments", "use_of_result")}}
-                    for s in rating["steps"]
-                    if min(s["tool_choice"], s["arguments"], s["use_of_result"]) < self.pass_at]
-        return [{"type": "criterion", "criterion": c["name"], "verdict": c["verdict"],
-                 "evidence": c["evidence"], "rationale": c["rationale"]}
-                for c in rating["criteria"] if not self._passes(c["verdict"])]
+        out: list[dict[str, Any]] = [
+            {"type": "criterion", "criterion": c["name"], "verdict": c["verdict"],
+             "evidence": c["evidence"], "rationale": c["rationale"]}
+            for c in rating.get("criteria", []) if not self._passes(c["verdict"])]
+        out += [{"type": "weak_step", "index": s["index"], "rationale": s["rationale"],
+                 **{k: s[k] for k in ("tool_choice", "arguments", "use_of_result")}}
+                for s in rating.get("steps", [])
+                if min(s["tool_choice"], s["arguments"], s["use_of_result"]) < self.pass_at]
+        return out
 
     def _feedback(self, rating: dict[str, Any]) -> str:
         lines = [f"overall: {rating['rationale']}".strip()]
-        if self.mode == "step":
-            for s in rating["steps"]:
-                lines.append(f"step [{s['index']}] tool {s['tool_choice']:g}, arguments "
-                             f"{s['arguments']:g}, use of result {s['use_of_result']:g}: "
-                             f"{s['rationale']}")
-        else:
-            for c in rating["criteria"]:
-                mark = ("pass" if c["verdict"] >= 1 else "fail") if self.scale == 2 \
-                    else f"{c['verdict']:g}/5"
-                cite = f" (messages {', '.join(map(str, c['evidence']))})" if c["evidence"] \
-                    else ""
-                lines.append(f"{c['name']}: {mark}{cite}: {c['rationale']}")
+        for s in rating.get("steps", []):
+            lines.append(f"step [{s['index']}] tool {s['tool_choice']:g}, arguments "
+                         f"{s['arguments']:g}, use of result {s['use_of_result']:g}: "
+                         f"{s['rationale']}")
+        for c in rating.get("criteria", []):
+            mark = ("pass" if c["verdict"] >= 1 else "fail") if self.scale == 2 \
+                else f"{c['verdict']:g}/5"
+            cite = f" (messages {', '.join(map(str, c['evidence']))})" if c["evidence"] else ""
+            lines.append(f"{c['name']}: {mark}{cite}: {c['rationale']}")
         return "\n".join(lines)
