@@ -125,8 +125,9 @@ class RubricRater(Judge):
     {name, description}), ``scale`` (2 = binary, default; or 5), ``pass_at``
     (1-5 scale: lowest passing score, default 4), ``mode`` (``episode``,
     ``step``, or ``both``: the rubric and every step in one reply), ``votes``
-    (default 1), ``tie`` (``fail`` or ``pass``), ``attempts`` (default 2), ``with_task`` (show the user's scenario, default
-    true), ``temperature`` (sent to the judge model).
+    (default 1), ``tie`` (``fail`` or ``pass``), ``attempts`` (default 2),
+    ``with_task`` (show the user's scenario, default true), ``temperature``
+    (sent to the judge model).
     """
 
     needs_model = True
