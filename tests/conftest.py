@@ -95,3 +95,16 @@ def pytest_configure(config: pytest.Config) -> None:
 def memory_cap() -> int | None:
     """The memory cap in force (bytes), or None when disabled."""
     return memory_cap_bytes()
+
+
+@pytest.fixture
+def datasets_lib() -> object:
+    """The optional ``datasets`` package; skip without it, or fail under TOOLGYM_REQUIRE_HF=1
+    (CI installs the ``[hf]`` extra and runs the ``hf`` tests that way)."""
+    try:
+        import datasets
+    except ImportError:
+        if os.environ.get("TOOLGYM_REQUIRE_HF") == "1":
+            pytest.fail("the datasets package is required here (pip install -e '.[hf]')")
+        pytest.skip("needs the optional datasets package: pip install -e '.[hf]'")
+    return datasets

@@ -179,6 +179,9 @@ def _run_extras(
         help="Check every model endpoint before the first rollout.")] = True,
     retry_errors: Annotated[bool, typer.Option(
         help="Also rerun rollouts that ended on infrastructure errors.")] = False,
+    repeats: Annotated[int, typer.Option(
+        help="Run N times with seeds seed..seed+N-1 (into OUT/seed-S) and report the "
+             "statistics over runs.")] = 1,
 ) -> None:
     """Options of ``run`` that do not change the configuration."""
 
@@ -260,6 +263,34 @@ def _run_and_finish(config: Any, run_dir: Path, display: str, report: bool,
     _finish(run_dir, data, report)
 
 
+def _repeat(config: Any, run_dir: Path, opts: dict[str, Any]) -> None:
+    """``--repeats N``: N runs with consecutive seeds, then the statistics over them."""
+    from toolgym.cli._dataset_cmds import stats
+    from toolgym.runner._api import run_async
+
+    if opts["repeats"] > 1000:
+        raise fail("--repeats must be at most 1000", 2)
+    dirs = []
+    worst = 0
+    for i in range(opts["repeats"]):
+        cfg = config.model_copy(update={"seed": config.seed + i})
+        target = run_dir / f"seed-{cfg.seed}"
+        with user_errors():
+            data = asyncio.run(run_async(cfg, out=target, display="none", console=err,
+                                         retry_errors=opts["retry_errors"],
+                                         preflight=opts["preflight"] and i == 0))
+        s = data.summary
+        err.print(f"run {i + 1}/{opts['repeats']} (seed {cfg.seed}): {s.get('status')}, "
+                  f"average reward {s.get('avg_reward')}, {s.get('infra_errors')} "
+                  f"infrastructure errors -> {target}", highlight=False, markup=False)
+        if s.get("infra_errors"):
+            worst = max(worst, EXIT_INFRA)
+        dirs.append(target)
+    stats(dirs, against=None, delta=None, seed=config.seed, as_json=False)
+    if worst:
+        raise typer.Exit(worst)
+
+
 def _reconnect_options(opts: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Connection changes per role from resume's --<role>-base-url / -api-key-env / -arg."""
     changes: dict[str, dict[str, Any]] = {}
@@ -320,6 +351,9 @@ def register(app: typer.Typer) -> None:
         """
         with user_errors():
             config, run_dir = _build(opts)
+        if opts["repeats"] > 1:
+            _repeat(config, run_dir, opts)
+            return
         _run_and_finish(config, run_dir, opts["display"], opts["report"],
                         retry_errors=opts["retry_errors"], preflight=opts["preflight"])
 
