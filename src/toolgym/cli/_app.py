@@ -99,6 +99,7 @@ def _register_commands() -> None:
         _optimize_cmds,
         _report_cmds,
         _run_cmds,
+        _scale_cmds,
     )
 
     _run_cmds.register(app)
@@ -107,6 +108,7 @@ def _register_commands() -> None:
     _judge_cmds.register(app)
     _optimize_cmds.register(app)
     _dataset_cmds.register(app)
+    _scale_cmds.register(app)
 
 
 _register_commands()

@@ -168,6 +168,9 @@ def _config_options(
     allow_invalid_tasks: Annotated[bool, typer.Option(
         help="Skip malformed tasks (unknown tools, arguments that do not fit a tool's "
              "schema) with a warning instead of refusing the run.")] = False,
+    shard: Annotated[str | None, typer.Option(
+        help="I/N: run the I-th of N disjoint shards of the (task, trial) pairs (default "
+             "under a Slurm array: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT).")] = None,
 ) -> None:
     """The options that build a run's configuration (shared by run and endpoints check)."""
 
@@ -205,6 +208,7 @@ def _build(opts: dict[str, Any]) -> tuple[Any, Path]:
     from toolgym.models._endpoints import load_dotenv
     from toolgym.runner._api import build_config
     from toolgym.runner._run import default_run_dir
+    from toolgym.runner._shard import shard_from_env
 
     load_dotenv()
     # Plugins may register the domain, agent or provider named below, and
@@ -244,6 +248,7 @@ def _build(opts: dict[str, Any]) -> tuple[Any, Path]:
         cache_dir=str(o["cache_dir"]) if o["cache_dir"] else None,
         plugins=list(o["plugin"] or []),
         allow_invalid_tasks=o["allow_invalid_tasks"],
+        shard=o.get("shard") or shard_from_env(),
     )
     return config, o["out_dir"] or default_run_dir(config)
 
@@ -378,6 +383,29 @@ def register(app: typer.Typer) -> None:
                                  opts["concurrency"])
         _run_and_finish(config, run_dir, opts["display"], opts["report"],
                         retry_errors=opts["retry_errors"], preflight=opts["preflight"])
+
+    @app.command()
+    def merge(
+        run_dirs: Annotated[list[Path], typer.Argument(help="Shard run directories.",
+                                                       show_default=False)],
+        out_dir: Annotated[Path, typer.Option("--out", help="The merged run directory.")],
+    ) -> None:
+        """Merge the shards of a run (--shard I/N) into one run with the run's metrics."""
+        from toolgym.runner._progress import results_table
+        from toolgym.runner._shard import merge_runs
+
+        with user_errors():
+            report = merge_runs(list(run_dirs), out_dir)
+        out.print(results_table(report.summary, title=f"Merged: {escape(str(out_dir))}"))
+        if report.duplicated:
+            err.print(f"warning: {len(report.duplicated)} (task, trial) pairs were in several "
+                      f"shards (the newest record kept), e.g. {report.duplicated[0]}",
+                      highlight=False, markup=False)
+        if report.missing:
+            err.print(f"{len(report.missing)} of {report.expected} (task, trial) pairs are "
+                      f"missing, e.g. {report.missing[0]}: run or resume their shards",
+                      highlight=False, markup=False)
+            raise typer.Exit(1)
 
     endpoints_app = typer.Typer(help="Model endpoints: check them before a run.",
                                 no_args_is_help=True)

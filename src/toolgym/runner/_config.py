@@ -12,7 +12,7 @@ import random
 import re
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from toolgym.errors import ConfigError
 from toolgym.models._base import ModelConfig
@@ -96,6 +96,9 @@ class RunConfig(BaseModel):
     rollout_timeout_s: float | None = Field(None, gt=0, description="Wall-time limit per "
                                             "rollout, in seconds.")
     rollout_cost_limit: float | None = Field(None, gt=0, description="USD limit per rollout.")
+    shard: str | None = Field(
+        None, description="I/N: run only the I-th of N disjoint shards of the (task, trial) "
+        "pairs (merge the shards with toolgym merge).")
     allow_invalid_tasks: bool = Field(
         False, description="Skip malformed tasks (with a warning) instead of refusing the run.")
     cache_dir: str | None = Field(
@@ -106,6 +109,16 @@ class RunConfig(BaseModel):
     #: Run fields that may change between a run and its resume: how rollouts
     #: are scheduled, not what is evaluated.
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset({"concurrency", "cache_dir"})
+
+    @field_validator("shard")
+    @classmethod
+    def _valid_shard(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from toolgym.runner._shard import parse_shard
+
+        i, n = parse_shard(value)
+        return f"{i}/{n}"
 
     def identity(self) -> dict[str, Any]:
         """The config fields a resume must not change (what is evaluated).

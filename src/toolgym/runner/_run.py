@@ -45,6 +45,7 @@ from toolgym.models._retry import EndpointPool, build_model
 from toolgym.runner._config import RunConfig, diff_configs, rollout_seed, select_tasks
 from toolgym.runner._results import RolloutResult, Termination, Timings
 from toolgym.runner._rollout import Limits, RolloutSpec, run_rollout
+from toolgym.runner._shard import shard_pairs
 from toolgym.runner._store import (
     CONFIG,
     RESULTS,
@@ -320,7 +321,7 @@ def _pending(config: RunConfig, tasks: list[Task], results: list[RolloutResult],
     """The (task, trial) pairs to run: those without a record, and with
     ``retry_errors`` those whose newest record ended on infrastructure trouble."""
     done = {r.key for r in results if not (retry_errors and r.infra_error)}
-    return [(task, trial) for trial in range(config.trials) for task in tasks
+    return [(task, trial) for task, trial in shard_pairs(tasks, config.trials, config.shard)
             if (task.id, trial) not in done]
 
 
@@ -491,7 +492,7 @@ async def _run_pending(
     # good proxy of a task's length (stable sort keeps trial-major order
     # among equals).
     pending.sort(key=lambda item: -len(item[0].gold_actions))
-    events.total = len(prepared.tasks) * config.trials
+    events.total = len(shard_pairs(prepared.tasks, config.trials, config.shard))
     events.done = events.skipped = events.total - len(pending)
     events.to_run = len(pending)
     events.started = time.monotonic()
