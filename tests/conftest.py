@@ -103,8 +103,28 @@ def datasets_lib() -> object:
     (CI installs the ``[hf]`` extra and runs the ``hf`` tests that way)."""
     try:
         import datasets
+
+        if not hasattr(datasets, "Dataset"):  # not Hugging Face's (a folder of that name)
+            raise ImportError("datasets")
     except ImportError:
         if os.environ.get("TOOLGYM_REQUIRE_HF") == "1":
             pytest.fail("the datasets package is required here (pip install -e '.[hf]')")
         pytest.skip("needs the optional datasets package: pip install -e '.[hf]'")
     return datasets
+
+
+@pytest.fixture(scope="session")
+def ray_lib() -> object:
+    """The optional ``ray`` package with a local instance; skip without it, or fail under
+    TOOLGYM_REQUIRE_RAY=1 (CI installs the ``[ray]`` extra for the ``ray`` tests)."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("TOOLGYM_REQUIRE_RAY") == "1":
+            pytest.fail("the ray package is required here (pip install -e '.[ray]')")
+        pytest.skip("needs the optional ray package: pip install -e '.[ray]'")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             ignore_reinit_error=True)
+    yield ray
+    ray.shutdown()

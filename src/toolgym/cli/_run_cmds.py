@@ -168,6 +168,12 @@ def _config_options(
     allow_invalid_tasks: Annotated[bool, typer.Option(
         help="Skip malformed tasks (unknown tools, arguments that do not fit a tool's "
              "schema) with a warning instead of refusing the run.")] = False,
+    executor: Annotated[str, typer.Option(
+        help="local (this process) or ray (Ray worker processes; pip install "
+             "'toolgym[ray]').")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        help="Ray cluster: auto or HOST:PORT (default: start a local Ray instance).")] = None,
+    ray_workers: Annotated[int, typer.Option(help="Ray worker processes.")] = 2,
     shard: Annotated[str | None, typer.Option(
         help="I/N: run the I-th of N disjoint shards of the (task, trial) pairs (default "
              "under a Slurm array: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT).")] = None,
@@ -249,6 +255,8 @@ def _build(opts: dict[str, Any]) -> tuple[Any, Path]:
         plugins=list(o["plugin"] or []),
         allow_invalid_tasks=o["allow_invalid_tasks"],
         shard=o.get("shard") or shard_from_env(),
+        executor=o.get("executor", "local"), ray_address=o.get("ray_address"),
+        ray_workers=o.get("ray_workers", 2),
     )
     return config, o["out_dir"] or default_run_dir(config)
 

@@ -308,6 +308,8 @@ def _datasets() -> Any:
         import datasets
     except ImportError:
         raise MissingDependencyError("datasets", "hf") from None
+    if not hasattr(datasets, "Dataset"):  # another module called "datasets" on the path
+        raise MissingDependencyError("datasets", "hf")
     datasets.disable_progress_bars()  # our own output stays readable
     return datasets
 

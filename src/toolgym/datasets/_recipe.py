@@ -38,6 +38,8 @@ def _load(dataset_dir: Path, fmt: str) -> Any:
         import datasets
     except ImportError:
         raise MissingDependencyError("datasets", "hf") from None
+    if not hasattr(datasets, "Dataset"):  # another module called "datasets" on the path
+        raise MissingDependencyError("datasets", "hf")
     datasets.disable_progress_bars()
     folder = dataset_dir / fmt
     files = {split: str(folder / f"{split}.jsonl") for split in ("train", "validation", "test")

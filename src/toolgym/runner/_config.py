@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -96,6 +96,11 @@ class RunConfig(BaseModel):
     rollout_timeout_s: float | None = Field(None, gt=0, description="Wall-time limit per "
                                             "rollout, in seconds.")
     rollout_cost_limit: float | None = Field(None, gt=0, description="USD limit per rollout.")
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where rollouts run: this process, or Ray worker processes.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster: 'auto', HOST:PORT, or None (a local Ray instance).")
+    ray_workers: int = Field(2, ge=1, description="Ray worker processes.")
     shard: str | None = Field(
         None, description="I/N: run only the I-th of N disjoint shards of the (task, trial) "
         "pairs (merge the shards with toolgym merge).")
@@ -108,7 +113,8 @@ class RunConfig(BaseModel):
 
     #: Run fields that may change between a run and its resume: how rollouts
     #: are scheduled, not what is evaluated.
-    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset({"concurrency", "cache_dir"})
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset({
+        "concurrency", "cache_dir", "executor", "ray_address", "ray_workers"})
 
     @field_validator("shard")
     @classmethod

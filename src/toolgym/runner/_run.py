@@ -502,6 +502,15 @@ async def _run_pending(
     for item in pending:
         queue.put_nowait(item)
     in_flight: set[asyncio.Task[None]] = set()
+    executor: Any = None
+    if config.executor == "ray" and pending:
+        from toolgym.executors._ray import RayExecutor
+
+        executor = RayExecutor(config, config.ray_address, config.ray_workers)
+        run_one = executor.run
+    else:
+        async def run_one(task: Task, trial: int, seed: int) -> RolloutResult:
+            return await run_rollout(prepared.spec, task, trial, seed)
 
     def abandon() -> None:
         for t in in_flight:
@@ -516,7 +525,7 @@ async def _run_pending(
             seed = rollout_seed(config.seed, task.id, trial)
             events.running += 1
             try:
-                result = await run_rollout(prepared.spec, task, trial, seed)
+                result = await run_one(task, trial, seed)
             except Exception as exc:  # never a dead worker: the rollout records it
                 result = internal_error_result(task, trial, seed, exc)
             finally:
@@ -553,6 +562,9 @@ async def _run_pending(
         _gc_freeze_exit()
         if signals is not None:
             signals.restore()
+        if executor is not None:
+            with contextlib.suppress(Exception):
+                await executor.close()
     return time.perf_counter() - t0
 
 

@@ -1,4 +1,7 @@
-"""toolgym dataset build / validate, toolgym rate, finetune recipe: offline, end to end."""
+"""toolgym dataset build / validate, toolgym rate, finetune recipe: offline, end to end.
+
+(This folder is not called tests/datasets: with tests/ on the import path, that name would
+hide Hugging Face's datasets package.)"""
 
 from __future__ import annotations
 
