@@ -93,7 +93,7 @@ def test_splits_are_by_task_and_the_card_counts_the_files(run_dir: Path,
     for fmt in FORMATS:
         assert f"| {fmt} | " + " | ".join(str(result.counts[fmt][s]) for s in
                                           ("train", "validation", "test")) in md
-    assert "Approximate: characters / 4" in md
+    assert "Tokens approximate: characters / 4 (no tokenizer used)." in md
     steps = [m["step"] for m in _lines(out / "openai" / "train.manifest.jsonl")]
     assert all(isinstance(s, int) for s in steps)  # per-step examples name their step
 

@@ -78,6 +78,9 @@ def build(
     test_split: Annotated[str | None, typer.Option(
         help="A task split whose tasks form the test split.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the validation draw.")] = 0,
+    tokenizer: Annotated[str | None, typer.Option(
+        help="Hugging Face tokenizer for the card's token counts (needs transformers).")
+                         ] = None,
 ) -> None:
     """Build a fine-tuning dataset from runs, split by task (no leakage across splits)."""
     from toolgym.cli._run_cmds import user_errors
@@ -88,7 +91,7 @@ def build(
             [str(d) for d in run_dirs], out_dir, formats=fmt or ["openai"], shape=shape,
             select=select, min_rating=min_rating, min_step_rating=min_step_rating,
             terminations=termination, train_on=train_on, val_size=val_size, val_frac=val_frac,
-            test_split=test_split, seed=seed,
+            test_split=test_split, seed=seed, tokenizer=tokenizer,
             command="toolgym " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     table = Table(title=f"Dataset {escape(str(out_dir))}: {result.selected} rollouts selected, "
                         f"{result.rejected} left out")

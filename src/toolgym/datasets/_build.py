@@ -153,6 +153,7 @@ def build_dataset(
     test_split: str | None = None,
     seed: int = 0,
     command: str | None = None,
+    tokenizer: str | None = None,
 ) -> BuildResult:
     """Build a fine-tuning dataset from runs (see the module docstring).
 
@@ -173,6 +174,8 @@ def build_dataset(
         test_split: A task split name whose tasks form the test split.
         seed: Seed of the validation draw.
         command: The command line, for the dataset card.
+        tokenizer: A Hugging Face tokenizer (name or path) for the card's token
+            counts (needs ``transformers``); characters / 4 without it.
     """
     formats = list(dict.fromkeys(formats or ["openai"]))
     bad = [f for f in formats if f not in FORMATS]
@@ -240,10 +243,12 @@ def build_dataset(
     counts: dict[str, dict[str, int]] = {}
     duplicates: dict[str, int] = {}
     stats: dict[str, dict[str, dict[str, int]]] = {}
+    count = _Counter(tokenizer)
     for fmt in formats:
         if fmt == "hf":
             continue
-        counts[fmt], duplicates[fmt], stats[fmt] = _write_jsonl(out / fmt, fmt, examples)
+        counts[fmt], duplicates[fmt], stats[fmt] = _write_jsonl(out / fmt, fmt, examples,
+                                                                count)
     if "hf" in formats:
         counts["hf"] = _write_hf(out / "hf", examples)
     tasks = {s: sorted({t for t, a in assignment.items() if a == s}) for s in SPLITS}
@@ -257,19 +262,40 @@ def build_dataset(
         "splits": {"by": "task", "test_split": test_split, "val_size": val_size,
                    "val_frac": val_frac, "seed": seed, "tasks": tasks},
         "counts": counts, "duplicates_removed": duplicates, "selected_rollouts": len(kept),
-        "rejected_rollouts": rejected, "tokens": stats,
+        "rejected_rollouts": rejected, "tokens": stats, "tokens_counted": count.label,
     }
     write_json_atomic(out / "dataset.json", card)
     write_text_atomic(out / "README.md", _card_markdown(card))
     return BuildResult(out, counts, tasks, len(kept), rejected, duplicates, card)
 
 
-def _tokens(text: str) -> int:
-    return (len(text) + 3) // 4
+class _Counter:
+    """Tokens of a text: a Hugging Face tokenizer when asked for and available, else
+    characters / 4 (the card says which)."""
+
+    def __init__(self, tokenizer: str | None) -> None:
+        self.tokenizer: Any = None
+        self.label = "approximate: characters / 4 (no tokenizer used)"
+        if tokenizer is None:
+            return
+        try:
+            from transformers import AutoTokenizer
+        except ImportError:
+            raise MissingDependencyError("transformers", "hf") from None
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load tokenizer {tokenizer!r}: {exc}") from None
+        self.label = f"counted with the {tokenizer} tokenizer"
+
+    def __call__(self, text: str) -> int:
+        if self.tokenizer is None:
+            return (len(text) + 3) // 4
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
 
-def _write_jsonl(folder: Path, fmt: str, examples: dict[str, list[Example]]
-                 ) -> tuple[dict[str, int], int, dict[str, dict[str, int]]]:
+def _write_jsonl(folder: Path, fmt: str, examples: dict[str, list[Example]],
+                 count: _Counter) -> tuple[dict[str, int], int, dict[str, dict[str, int]]]:
     folder.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     seen: set[str] = set()
@@ -288,7 +314,7 @@ def _write_jsonl(folder: Path, fmt: str, examples: dict[str, list[Example]]
                 lines.append(json.dumps(record, ensure_ascii=False))
                 manifest.append(json.dumps({**ex.source, "step": step}, ensure_ascii=False))
                 for m in _all_messages(record):
-                    per_role[m.get("role", "?")] += _tokens(json.dumps(m, ensure_ascii=False))
+                    per_role[m.get("role", "?")] += count(json.dumps(m, ensure_ascii=False))
         tokens[split] = per_role
         if lines or split == "train":
             write_text_atomic(folder / f"{split}.jsonl", "".join(x + "\n" for x in lines))
@@ -398,8 +424,7 @@ def _card_markdown(card: dict[str, Any]) -> str:
     for fmt, per in card["counts"].items():
         lines.append(f"| {fmt} | " + " | ".join(str(per.get(s, 0)) for s in SPLITS)
                      + f" | {card['duplicates_removed'].get(fmt, '-')} |")
-    lines += ["", "## Tokens per role", "",
-              "Approximate: characters / 4 (no tokenizer used).", ""]
+    lines += ["", "## Tokens per role", "", f"Tokens {card['tokens_counted']}.", ""]
     for fmt, per_split in card["tokens"].items():
         for split, roles in per_split.items():
             if roles:
