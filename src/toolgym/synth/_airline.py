@@ -101,6 +101,11 @@ class AirlineCtx:
                 return False
         return True
 
+    def has_seats(self, flight_number: str, date: str, cabin: str, passengers: int) -> bool:
+        """The flight is bookable that day with seats for everyone in ``cabin``."""
+        inst = self.available(flight_number, date)
+        return inst is not None and inst.available_seats[cabin] >= passengers  # type: ignore[index]
+
     def direct(self, origin: str, destination: str, date: str, cabin: str,
                passengers: int) -> list[tuple[str, int, str]]:
         """Bookable direct flights ``(number, price, departure)`` with enough seats."""
@@ -148,7 +153,9 @@ def reference(ctx: AirlineCtx, user_id: str, res: Reservation, rng: Rng
         return (f"reservation {res.reservation_id}",
                 [f"The reservation id is {res.reservation_id}"], [],
                 [res.reservation_id])
-    return (trip_text(res), [], ["You do not remember the reservation id"],
+    return (trip_text(res), [],
+            [f"You do not remember the reservation id of the trip from {res.origin} to "
+             f"{res.destination}"],
             [res.origin, res.destination, res.flights[0].date])
 
 
@@ -178,9 +185,9 @@ def _itinerary(res: Reservation) -> list[dict[str, str]]:
 
 def _amount_line(price: int) -> tuple[str, list[str]]:
     if price > 0:
-        return f"The agent must tell you the ${price} to pay", [str(price)]
+        return "Before agreeing, you want to know how much you will pay", [str(price)]
     if price < 0:
-        return f"The agent must tell you the ${-price} refund", [str(-price)]
+        return "Before agreeing, you want to know how much you will get back", [str(-price)]
     return "", []
 
 
@@ -269,7 +276,7 @@ def _change_flights(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
         if not dates:
             continue
         new_date = rng.choice(dates)
-        options = ctx.direct(seg.origin, seg.destination, new_date, res.cabin, n)
+        options = ctx.direct(seg.origin, seg.destination, new_date, res.cabin, 0)
         same = [o for o in options if o[0] == seg.flight_number]
         if same:
             chosen, how = same[0], f"the same flight, {seg.flight_number}"
@@ -281,6 +288,8 @@ def _change_flights(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
             if len(best) != 1:
                 continue
             chosen, how = best[0], "the cheapest direct flight that day"
+        if not ctx.has_seats(chosen[0], new_date, res.cabin, n):
+            continue
         price = (chosen[1] - seg.price) * n
         user = ctx.user(user_id)
         payer = update_payer(user, price, rng)

@@ -33,9 +33,21 @@ _BOOKING = "<new booking>"
 
 
 # -- booking -------------------------------------------------------------------------
-def _pick(options: list[tuple[str, int, str]], rng: Rng) -> tuple[tuple[str, int, str], str,
-                                                                   str] | None:
-    """One flight the user can name unambiguously: (flight, how, fact)."""
+def _pick(ctx: AirlineCtx, options: list[tuple[str, int, str]], date: str, cabin: str,
+          passengers: int, rng: Rng) -> tuple[tuple[str, int, str], str, str] | None:
+    """A bookable flight the user can name unambiguously: (flight, how, fact).
+
+    ``options`` are all the day's direct flights, so that "the cheapest" is
+    the cheapest the agent sees; the chosen one must have the seats.
+    """
+    picked = _name_one(options, rng)
+    if picked is None or not ctx.has_seats(picked[0][0], date, cabin, passengers):
+        return None
+    return picked
+
+
+def _name_one(options: list[tuple[str, int, str]], rng: Rng
+              ) -> tuple[tuple[str, int, str], str, str] | None:
     if not options:
         return None
     cheapest = min(o[1] for o in options)
@@ -123,7 +135,7 @@ def _book(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
         return None
     first = rng.choice(starts)
     origin, destination = first.origin, first.destination
-    out = _pick(ctx.direct(origin, destination, date, cabin, n), rng)
+    out = _pick(ctx, ctx.direct(origin, destination, date, cabin, 0), date, cabin, n, rng)
     if out is None:
         return None
     legs = [(out, date)]
@@ -131,8 +143,8 @@ def _book(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
     if rng.chance(0.5):
         day = int(date[-2:]) + rng.randint(1, 4)
         back_date = f"2024-05-{day:02d}" if day <= 30 else None
-        back = (_pick(ctx.direct(destination, origin, back_date, cabin, n), rng)
-                if back_date else None)
+        back = (_pick(ctx, ctx.direct(destination, origin, back_date, cabin, 0), back_date,
+                      cabin, n, rng) if back_date else None)
         if back is None:
             back_date = None
         else:
@@ -208,7 +220,7 @@ def _refusal(kind: str, res_id: str, reason: str, key: str, expect: str, *,
         expect=f"The agent refuses: {expect}. Nothing changes.",
         traps=["refusal"], refusal=True,
         context={"refused": res_id, "subtype": kind, **(context or {})},
-        policy=expect,
+        policy=expect, topic=f"the request about reservation {res_id}",
     )
 
 
@@ -257,7 +269,7 @@ def _refuse(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
             elif kind == "remove_bags" and not departed and res.total_baggages > 0:
                 part = _refusal(
                     kind, rid, f"You want to remove one checked bag from {phrase} and get "
-                    f"its fee back", "removed", "checked bags cannot be removed",
+                    f"money back for it", "removed", "checked bags cannot be removed",
                     known=known, unknown=unknown, facts=facts)
             elif kind == "add_insurance" and not departed and res.insurance == "no":
                 part = _refusal(
@@ -307,7 +319,7 @@ def _info(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
             date = rng.choice(FUTURE_DATES[:-1])
             flight = rng.choice(list(ctx.db.flights.values()))
             cabin = rng.choice(tuple(CABIN_TEXT))
-            options = ctx.direct(flight.origin, flight.destination, date, cabin, 1)
+            options = ctx.direct(flight.origin, flight.destination, date, cabin, 0)
             prices = sorted(o[1] for o in options)
             if len(prices) < 2 or prices[0] == prices[1]:
                 continue

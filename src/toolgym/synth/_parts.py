@@ -89,6 +89,8 @@ class Part:
     """The policy forbids the request: no write, and the agent must say why."""
     policy: str = ""
     """The policy section the intent exercises."""
+    topic: str = ""
+    """What the intent is about, for instructions of a multi-intent task ("the bags")."""
 
 
 def money(value: float) -> str:
@@ -141,6 +143,33 @@ _CLOSERS = (
 )
 
 
+_TOPICS = {
+    "cancel": "the cancellation", "change_flights": "the flight change",
+    "change_cabin": "the cabin change", "add_bags": "the bags",
+    "change_passengers": "the passenger change", "book": "the new booking",
+    "compensation": "the compensation", "refusal": "that request", "info": "the question",
+    "modify_items": "the item change", "modify_address": "the new shipping address",
+    "modify_payment": "the payment change", "return": "the return",
+    "exchange": "the exchange", "user_address": "the profile address",
+}
+
+_ID_LINES = ("The order id is ", "The reservation id is ")
+
+
+def _merge_ids(lines: list[str]) -> list[str]:
+    """``The order id is A``, ``The order id is B`` -> ``The order ids are A and B``."""
+    out: list[str] = []
+    for prefix in _ID_LINES:
+        ids = [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
+        ids = list(dict.fromkeys(ids))
+        if len(ids) == 1:
+            out.append(prefix + ids[0])
+        elif ids:
+            out.append(prefix.replace(" id is ", " ids are ") + ", ".join(ids[:-1])
+                       + " and " + ids[-1])
+    return [line for line in lines if not line.startswith(_ID_LINES)] + out
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:2] != "I " else text
 
@@ -172,14 +201,19 @@ def assemble(
         reason = rng.choice(_OPENERS).format(reason=parts[0].reason,
                                               reason_lower=_lower_first(parts[0].reason))
     else:
-        links = ["First, "] + ["Then, "] * (len(parts) - 2) + ["Finally, "]
+        links = ["First, ", "Then, ", "Finally, "] if len(parts) == 3 else ["First, ", "Then, "]
         pieces = [link + _lower_first(p.reason) for link, p in zip(links, parts, strict=True)]
         reason = ("You have " + ("two" if len(parts) == 2 else "three")
                   + " things to sort out in this call. " + join_sentences(pieces))
-    known = id_known + [line for p in parts for line in p.known]
-    unknown = [line for p in parts for line in p.unknown]
-    behaviour = [line for p in parts for line in p.behaviour]
-    if not all(p.refusal for p in parts):
+    known = id_known + _merge_ids([line for p in parts for line in p.known])
+    unknown = list(dict.fromkeys(line for p in parts for line in p.unknown))
+    if len(parts) == 1:
+        behaviour = list(parts[0].behaviour)
+    else:
+        # Each intent's preferences say which intent they belong to.
+        behaviour = [f"About {p.topic or _TOPICS.get(p.kind, 'the ' + p.kind)}: "
+                     + join_sentences(p.behaviour) for p in parts if p.behaviour]
+    if any(name in writes for p in parts if not p.refusal for name, _ in p.actions):
         behaviour.append(rng.choice(_CLOSERS))
     if any(p.refusal for p in parts):
         behaviour.append("If the agent explains that a request is not allowed, accept that "

@@ -88,7 +88,7 @@ def order_ref(ctx: RetailCtx, user_id: str, order: Order, rng: Rng
         name = rng.choice(unique)
         return (f"your order with the {name}", [("get_user_details", {"user_id": user_id}),
                                                 get],
-                [], ["You do not remember the order id"], [name])
+                [], [f"You do not remember the id of your order with the {name}"], [name])
     return (f"order {order.order_id}", [get], [f"The order id is {order.order_id}"], [],
             [order.order_id])
 

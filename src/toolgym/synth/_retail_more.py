@@ -25,7 +25,8 @@ def _refusal(subtype: str, order: Order, reads: list[tuple[str, dict[str, Any]]]
         behaviour=[*(behaviour or []), "You do not want anything else instead"],
         facts=facts, communicate=[key],
         expect=f"The agent refuses: {rule}. Nothing changes.", traps=["refusal"],
-        refusal=True, context={"refused": order.order_id, "subtype": subtype}, policy=rule)
+        refusal=True, context={"refused": order.order_id, "subtype": subtype}, policy=rule,
+        topic=f"the request about order {order.order_id}")
 
 
 def _refuse(ctx: RetailCtx, user_id: str, rng: Rng) -> Part | None:
