@@ -92,12 +92,13 @@ def validate(
 
 
 def _register_commands() -> None:
-    from toolgym.cli import _info_cmds, _judge_cmds, _report_cmds, _run_cmds
+    from toolgym.cli import _info_cmds, _judge_cmds, _report_cmds, _run_cmds, _synth_cmds
 
     _run_cmds.register(app)
     _report_cmds.register(app)
     _info_cmds.register(app)
     _judge_cmds.register(app)
+    _synth_cmds.register(app)
 
 
 _register_commands()

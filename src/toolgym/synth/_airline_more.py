@@ -142,13 +142,12 @@ def _book(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
     back_date = None
     if rng.chance(0.5):
         day = int(date[-2:]) + rng.randint(1, 4)
-        back_date = f"2024-05-{day:02d}" if day <= 30 else None
-        back = (_pick(ctx, ctx.direct(destination, origin, back_date, cabin, 0), back_date,
-                      cabin, n, rng) if back_date else None)
-        if back is None:
-            back_date = None
-        else:
-            legs.append((back, back_date))
+        back_day = f"2024-05-{day:02d}"
+        back = (_pick(ctx, ctx.direct(destination, origin, back_day, cabin, 0), back_day,
+                      cabin, n, rng) if day <= 30 else None)
+        if back is not None:
+            back_date = back_day
+            legs.append((back, back_day))
     bags = rng.randint(0, 3)
     allowance = ctx.rules.allowance(user.membership, cabin, n)
     nonfree = max(0, bags - allowance)

@@ -149,13 +149,13 @@ async def generate_tasks_async(
                                                      SCENARIO_TYPES[domain.name][
                                                          chosen[i % len(chosen)]])
                                           for i in batch))
-            for i, (raw, why) in zip(batch, made, strict=True):
-                if raw is None:
+            for i, (made_raw, why) in zip(batch, made, strict=True):
+                if made_raw is None:
                     validator.report.add(TaskVerdict(
                         task_id=f"{domain.name}_llm_s{seed}_{i:04d}", kept=False,
                         reasons=[Reason(rule="generation", message=str(why))]))
-                elif len(kept) < n and validator.check(raw, i).kept:
-                    kept.append(raw)
+                elif len(kept) < n and validator.check(made_raw, i).kept:
+                    kept.append(made_raw)
         usage = usage + maker.usage
     report = validator.finish()
     if solve_with is not None and kept:

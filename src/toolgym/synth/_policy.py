@@ -14,6 +14,7 @@ template bug shows up here instead of as silently wrong gold.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,7 +129,7 @@ def _itinerary_problem(legs: list[tuple[str, str]], origin: str, destination: st
                        flight_type: str) -> str | None:
     if not legs:
         return "has no flights"
-    if any(a[1] != b[0] for a, b in zip(legs, legs[1:], strict=False)):
+    if any(a[1] != b[0] for a, b in itertools.pairwise(legs)):
         return "has flights that do not connect"
     if legs[0][0] != origin:
         return f"does not start at {origin}"
@@ -208,6 +209,10 @@ def _update_passengers(s: _State, args: dict[str, Any]) -> list[str]:
     return out
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _book(s: _State, args: dict[str, Any]) -> list[str]:
     rules: AirlineRules = s.rules
     out = []
@@ -215,20 +220,17 @@ def _book(s: _State, args: dict[str, Any]) -> list[str]:
     if user_id != s.identified:
         out.append(f"books for user {user_id}, not the identified user {s.identified}")
     user = s.db.users.get(user_id) if isinstance(user_id, str) else None
-    passengers = args.get("passengers") if isinstance(args.get("passengers"), list) else []
+    passengers = _list(args.get("passengers"))
     if len(passengers) > rules.max_passengers:
         out.append(f"books {len(passengers)} passengers (at most {rules.max_passengers})")
-    flights = args.get("flights") if isinstance(args.get("flights"), list) else []
-    legs = _endpoints(s, flights)
+    legs = _endpoints(s, _list(args.get("flights")))
     if legs is not None:
         problem = _itinerary_problem(legs, str(args.get("origin")), str(args.get("destination")),
                                      str(args.get("flight_type")))
         if problem:
             out.append(f"the booked itinerary {problem}")
     counts: dict[str, int] = {}
-    payments = args.get("payment_methods") if isinstance(args.get("payment_methods"),
-                                                         list) else []
-    for p in payments:
+    for p in _list(args.get("payment_methods")):
         kind = _payment_kind(s, str(user_id), p.get("payment_id") if isinstance(p, dict) else None)
         if kind is None:
             out.append(f"pays with {p!r}, which is not in the profile")
@@ -242,7 +244,7 @@ def _book(s: _State, args: dict[str, Any]) -> list[str]:
     total, nonfree, cabin = (args.get("total_baggages"), args.get("nonfree_baggages"),
                              args.get("cabin"))
     if (user is not None and isinstance(total, int) and isinstance(nonfree, int)
-            and cabin in rules.free_bags[user.membership]):
+            and isinstance(cabin, str) and cabin in rules.free_bags[user.membership]):
         free = rules.free_bags[user.membership][cabin] * len(passengers)
         if nonfree != max(0, total - free):
             out.append(f"books {nonfree} paid bags, but {total} bags with {free} free "
@@ -320,7 +322,7 @@ def _user_method(s: _State, payment_id: Any) -> Any:
 
 
 def _swap_problems(s: _State, order: Any, args: dict[str, Any]) -> list[str]:
-    out = []
+    out: list[str] = []
     olds, news = args.get("item_ids"), args.get("new_item_ids")
     if not isinstance(olds, list) or not isinstance(news, list):
         return out
@@ -409,6 +411,22 @@ def _retail_read(s: _State, name: str, args: dict[str, Any], content: str, error
 
 
 # -- the check ---------------------------------------------------------------------
+def _owner(s: _State, task: Task) -> str | None:
+    extra = (task.model_extra or {}).get("user_id")
+    if isinstance(extra, str):
+        return extra
+    for action in task.gold_actions:
+        args = action.arguments
+        if isinstance(args.get("user_id"), str):
+            return str(args["user_id"])
+        for table, key in (("reservations", "reservation_id"), ("orders", "order_id")):
+            rec = getattr(s.db, table, {}).get(args.get(key)) if isinstance(
+                args.get(key), str) else None
+            if rec is not None:
+                return str(rec.user_id)
+    return None
+
+
 def check_policy(domain: Domain[Any], task: Task, rules: AirlineRules | RetailRules
                  ) -> list[str]:
     """Every way the task's gold actions break the policy (empty: none).
@@ -428,6 +446,12 @@ def check_policy(domain: Domain[Any], task: Task, rules: AirlineRules | RetailRu
         if ctx.get("refused"):
             s.refused.add(str(ctx["refused"]))
     airline = isinstance(rules, AirlineRules)
+    lookups = (("get_user_details",) if airline
+               else ("find_user_id_by_email", "find_user_id_by_name_zip"))
+    if not any(a.name in lookups for a in task.gold_actions):
+        # Gold actions that list only the writes (most of tau2's): the user is
+        # the task's, or the owner of what the first write touches.
+        s.identified = _owner(s, task)
     out: list[str] = []
     writes = 0
     for i, action in enumerate(task.gold_actions):

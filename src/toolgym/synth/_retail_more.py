@@ -102,8 +102,9 @@ def _info(ctx: RetailCtx, user_id: str, rng: Rng) -> Part | None:
         for order in ctx.orders(user_id, rng, ("pending", "processed", "delivered",
                                                "cancelled")):
             phrase, reads, known, unknown, facts = order_ref(ctx, user_id, order, rng)
+            answer: str
             if subtype == "status":
-                answer, ask = order.status, f"the status of {phrase}"
+                answer, ask = str(order.status), f"the status of {phrase}"
             elif subtype == "tracking" and order.fulfillments:
                 answer = order.fulfillments[0].tracking_id[0]
                 ask = f"the tracking number of {phrase}"

@@ -54,10 +54,11 @@ def required_facts(task: Task, db: Any = None) -> list[str]:
     """What the user's instructions must contain for the gold actions to be reachable.
 
     The task's own ``synth.facts``, plus what only the user can know: the
-    identity the first lookup uses (user id, email, or name and zip), a new
-    address's street, city and zip, and the names of passengers a passenger
-    update brings in (those not on the reservation in ``db``, the task's
-    starting database, when given).
+    identity the first lookup uses (user id, email, or name and zip), the
+    street, city and zip of a new address, and the names of passengers a
+    passenger update brings in. With ``db`` (the task's starting database),
+    addresses the user already has (the profile's, an order's) and passengers
+    already on the reservation or saved in the profile are not required.
     """
     extra = task.model_extra or {}
     synth = extra.get("synth") if isinstance(extra.get("synth"), dict) else {}
@@ -71,18 +72,39 @@ def required_facts(task: Task, db: Any = None) -> list[str]:
             keys = {"get_user_details": ("user_id",), "find_user_id_by_email": ("email",),
                     "find_user_id_by_name_zip": ("first_name", "last_name", "zip")}[name]
             facts += [str(args[k]) for k in keys if isinstance(args.get(k), str)]
-        if name in ("modify_pending_order_address", "modify_user_address"):
+        if (name in ("modify_pending_order_address", "modify_user_address")
+                and not _known_address(db, task, args)):
             facts += [str(args[k]) for k in ("address1", "city", "zip")
                       if isinstance(args.get(k), str) and args[k]]
         if name == "update_reservation_passengers" and isinstance(args.get("passengers"), list):
             res = (db.reservations.get(args.get("reservation_id"))
                    if db is not None and isinstance(args.get("reservation_id"), str) else None)
-            known = {(p.first_name, p.last_name) for p in res.passengers} if res else set()
+            owner = db.users.get(res.user_id) if res is not None else None
+            people = [*(res.passengers if res else []),
+                      *(owner.saved_passengers if owner else []),
+                      *([owner.name] if owner else [])]
+            known = {(p.first_name, p.last_name) for p in people}
             for p in args["passengers"]:
                 if isinstance(p, dict) and (p.get("first_name"), p.get("last_name")) not in known:
                     facts += [str(p[k]) for k in ("first_name", "last_name")
                               if isinstance(p.get(k), str)]
     return list(dict.fromkeys(f for f in facts if f.strip()))
+
+
+def _known_address(db: Any, task: Task, args: dict[str, Any]) -> bool:
+    """The address is already the user's: on the profile or on one of their orders."""
+    if db is None:
+        return False
+    user_id = args.get("user_id")
+    order = db.orders.get(args.get("order_id")) if isinstance(args.get("order_id"), str) else None
+    if order is not None:
+        user_id = order.user_id
+    user = db.users.get(user_id) if isinstance(user_id, str) else None
+    if user is None:
+        return False
+    wanted = (args.get("address1"), args.get("city"), args.get("zip"))
+    places = [user.address, *(db.orders[o].address for o in user.orders if o in db.orders)]
+    return any((a.address1, a.city, a.zip) == wanted for a in places)
 
 
 def _signature(task: Task) -> str:
