@@ -172,6 +172,10 @@ class LLMTaskMaker:
                          facts=facts, refusal=refusal,
                          traps=["refusal"] if refusal else [], structural_difficulty=label)
         communicate = [str(c) for c in data.get("communicate_info") or []]
+        # The task's user is the one its gold acts for (a model may pick another).
+        owner = next((a["arguments"]["user_id"] for a in gold
+                      if isinstance(a["arguments"], dict)
+                      and isinstance(a["arguments"].get("user_id"), str)), user_id)
         return {
             "id": task_id,
             "description": {"purpose": None, "relevant_policies": None,
@@ -184,7 +188,7 @@ class LLMTaskMaker:
             "provenance": f"toolgym {self.version} synth llm seed {self.seed}",
             "tags": ["synthetic", "refusal" if refusal else ("write" if writes else "read-only"),
                      kind],
-            "user_id": user_id,
+            "user_id": owner,
             "method": "llm",
             "scenario_type": str(data.get("scenario_type") or kind),
             "synth": info.model_dump(mode="json", exclude_none=True),

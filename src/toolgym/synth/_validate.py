@@ -147,7 +147,8 @@ class Validator:
         try:
             return parse_tasks([raw], source="task")[0], None
         except DataError as exc:
-            text = str(exc).removeprefix("task: ")
+            # "task: task 'x': field ..." -> "field ...": the verdict names the task.
+            text = re.sub(r"^task: (task '.*?'|task #\d+): ", "", str(exc)).removeprefix("task: ")
             return None, TaskVerdict(task_id=task_id, kept=False,
                                      reasons=[Reason(rule="schema", message=text)])
 
