@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import toolgym
 from toolgym.errors import ConfigError
@@ -148,3 +150,13 @@ def test_tau2_profile_counts_four_free_business_bags_for_gold(tau2_airline_dir: 
             assert args["nonfree_baggages"] == max(0, args["total_baggages"] - free)
             checked += 1
     assert checked >= 30
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), name=st.sampled_from(["airline", "retail"]))
+def test_any_seed_gives_valid_deterministic_tasks(seed: int, name: str) -> None:
+    """Correct by construction: every candidate of any seed passes every rule, the same way."""
+    domain = toolgym.load_domain(name)
+    first = generate_tasks(domain, n=12, seed=seed)
+    assert first.report.rejected == 0 and len(first.tasks) == 12
+    assert generate_tasks(domain, n=12, seed=seed).raw == first.raw

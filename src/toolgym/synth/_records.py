@@ -77,8 +77,8 @@ class TaskVerdict(BaseModel):
                                             "that lost a fact and was undone).")
     scenario_type: str | None = Field(None, description="The task's scenario type.")
     state_digest: str | None = Field(
-        None, description="SHA-256 of the records the gold actions change (canonical JSON); "
-                          "equal on every replay.")
+        None, description="SHA-256 of the records the gold actions change (their JSON "
+                          "dumps); equal on every replay.")
 
 
 class ValidationReport(BaseModel):
