@@ -263,7 +263,12 @@ def _certificate(s: _State, args: dict[str, Any]) -> list[str]:
         out.append("sends more than one certificate")
     user = s.db.users.get(user_id) if isinstance(user_id, str) else None
     grounds = []
-    for rid in dict.fromkeys(s.looked_up):
+    # The reservations in question: those the gold looked up or changed; every
+    # reservation of the user when the gold looks none up (write-only gold).
+    candidates = [*s.looked_up, *sorted(s.changed)]
+    if not s.looked_up and user is not None:
+        candidates += list(user.reservations)
+    for rid in dict.fromkeys(candidates):
         res = s.db.reservations.get(rid)
         if res is None or user is None or res.user_id != user_id:
             continue
@@ -277,7 +282,7 @@ def _certificate(s: _State, args: dict[str, Any]) -> list[str]:
             grounds.append(rules.certificate_delayed * n)
     if amount not in grounds:
         why = (f"the policy allows {', '.join(map(str, sorted(set(grounds))))}" if grounds else
-               "no reservation looked up gives a ground (a cancelled flight, or a delay "
+               "no reservation in question gives a ground (a cancelled flight, or a delay "
                "followed by a change or cancellation, for an eligible customer)")
         out.append(f"sends a certificate of {amount}: {why}")
     return out

@@ -2,8 +2,10 @@
 
 tau-bench (v1) tasks, and the hand-made synthetic sets built for it, are
 objects ``{"user_id", "actions": [{"name", "kwargs"}], "instruction",
-"outputs"?, "difficulty"?, "method"?, "annotator"?}``. :func:`from_tau_bench`
-turns each into a toolgym task dict (the instruction becomes the user's
+"outputs"?, "difficulty"?, "method"?, "annotator"?}``; tau-bench's results
+files hold them too (``info.task`` of each ``{task_id, trial, info}``, one
+task per ``task_id``). :func:`from_tau_bench` turns each into a toolgym task
+dict (the instruction becomes the user's
 instructions, ``outputs`` the ``communicate_info``; the reward basis is DB and
 COMMUNICATE, as tau-bench grades); :func:`to_tau_bench` writes that form back.
 """
@@ -52,10 +54,14 @@ def from_tau_bench(items: Any, domain: str, prefix: str = "tau_bench_"
         items = items["tasks"]
     if not isinstance(items, list):
         return [("#0", None, "expected a JSON array of tau-bench tasks")]
+    items = _tasks_of_results(items)
     out: list[tuple[str, dict[str, Any] | None, str | None]] = []
-    for i, item in enumerate(items):
-        own = item.get("id") if isinstance(item, dict) else None
-        task_id = str(own) if isinstance(own, str | int) else f"{prefix}{i}"
+    for i, entry in enumerate(items):
+        own, item = entry if isinstance(entry, tuple) else (None, entry)
+        if own is None and isinstance(item, dict):
+            own = item.get("id")
+        task_id = (f"{prefix}{own}" if isinstance(entry, tuple) else str(own)) \
+            if isinstance(own, str | int) else f"{prefix}{i}"
         problem = _problem(item)
         if problem is not None:
             out.append((task_id, None, problem))
@@ -85,6 +91,21 @@ def from_tau_bench(items: Any, domain: str, prefix: str = "tau_bench_"
             task["user_id"] = item["user_id"]
         out.append((task_id, task, None))
     return out
+
+
+def _tasks_of_results(items: list[Any]) -> list[Any]:
+    """A tau-bench results file (``{task_id, trial, info: {task}}``) as one task per task_id.
+
+    Items that are not results are returned as they are.
+    """
+    if not items or not all(isinstance(x, dict) and isinstance(x.get("info"), dict)
+                            and isinstance(x["info"].get("task"), dict) and "task_id" in x
+                            for x in items):
+        return items
+    seen: dict[Any, Any] = {}
+    for x in items:
+        seen.setdefault(x["task_id"], (x["task_id"], x["info"]["task"]))
+    return list(seen.values())
 
 
 def instruction_prose(task: Task) -> str:

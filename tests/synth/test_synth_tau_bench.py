@@ -75,3 +75,23 @@ def test_from_tau_bench_accepts_task_list_objects() -> None:
     rows = from_tau_bench({"tasks": [{"instruction": "hi", "actions": []}]}, "airline")
     assert rows[0][0] == "tau_bench_0" and rows[0][1] is not None and rows[0][2] is None
     assert from_tau_bench("nope", "airline")[0][2] == "expected a JSON array of tau-bench tasks"
+
+
+def test_import_tau_bench_v1_results_finds_wrong_gold(shared_dir: Path, tmp_path: Path
+                                                       ) -> None:
+    """tau-bench's published airline tasks: one task per task_id; the policy check flags the
+    known gold errors (a changed destination, bags charged inside the allowance, a delay
+    certificate without a change)."""
+    results = shared_dir / "tau-bench-v1" / "gpt-4o-airline.json"
+    data = shared_dir / "tau2" / "airline"
+    out = tmp_path / "v1.json"
+    res = runner.invoke(app, ["synth", "import", str(results), "--domain", "airline",
+                              "--data-dir", str(data), "--out", str(out)])
+    assert res.exit_code == 1
+    report = json.loads((tmp_path / "v1.report.json").read_text())
+    assert report["checked"] == 50 and report["kept"] == len(load_tasks(out)) >= 15
+    verdicts = {v["task_id"]: v for v in report["verdicts"]}
+    policy = " ".join(r["message"] for r in verdicts["tau_bench_19"]["reasons"])
+    assert "is not a round trip DTW-LGA-DTW" in policy and "means 0" in policy
+    assert "delay followed by a change" in verdicts["tau_bench_16"]["reasons"][0]["message"]
+    assert verdicts["tau_bench_0"]["kept"]
