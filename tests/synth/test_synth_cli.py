@@ -133,3 +133,10 @@ def test_not_an_array(tmp_path: Path) -> None:
     f.write_text('{"id": 1}')
     code, _, stderr = _invoke("validate", str(f))
     assert code == 1 and "expected a JSON array of tasks" in stderr
+
+
+def test_a_stale_split_file_beside_the_output_is_warned_about(tmp_path: Path) -> None:
+    out = tmp_path / "tasks.json"
+    assert _invoke("tasks", "--n", "6", "--split", "a=0.5,b=0.5", "--out", str(out))[0] == 0
+    code, _, stderr = _invoke("tasks", "--n", "3", "--seed", "9", "--out", str(out))
+    assert code == 0 and "split_tasks.json names tasks that" in stderr.replace("\n", " ")

@@ -86,6 +86,25 @@ def _read_list(path: Path, what: str = "task file") -> list[Any]:
     return raw
 
 
+def _warn_stale_splits(tasks_file: Path, ids: list[str]) -> None:
+    """Warn when a split file beside a new task file names tasks it no longer has."""
+    from toolgym.errors import DataError
+    from toolgym.tasks import load_splits
+
+    path = tasks_file.with_name("split_tasks.json")
+    if not path.is_file():
+        return
+    try:
+        splits = load_splits(path)
+    except DataError:
+        splits = {"?": ["?"]}
+    known = set(ids)
+    if any(i not in known for names in splits.values() for i in names):
+        _line(f"warning: {path} names tasks that {tasks_file} does not have; toolgym run "
+              f"--tasks-file reads it as the file's splits (rewrite it with --split or "
+              f"toolgym synth split, or remove it)", to_err=True)
+
+
 def _model_config(model: str | None, base_url: str | None, key_env: str | None,
                   args: list[str] | None, endpoints: Path | None, option: str) -> Any:
     from toolgym.cli._run_cmds import _role_model
@@ -167,6 +186,8 @@ def tasks_cmd(
             solve_with=solver, solve_trials=solve_trials, solve_user=solve_user,
             data_dir=data_dir, max_attempts=max_attempts))
         paths = save_result(result, out_file, split=shares, seed=seed, report=report, domain=d)
+    if shares is None:
+        _warn_stale_splits(out_file, [t.id for t in result.tasks])
     _print_rejections(result.report)
     _summary(result.report, result.seconds, "candidates")
     _print_stats(result.report.stats)
@@ -279,6 +300,7 @@ def import_cmd(
         kept_ids = {t.id for t in kept}
         written = [t for t in tasks if keep_invalid or t["id"] in kept_ids]
         write_json(out_file, written)
+        _warn_stale_splits(out_file, [t["id"] for t in written])
         report_path = report or out_file.with_name(out_file.stem + ".report.json")
         write_json(report_path, result.model_dump(mode="json"))
     _print_rejections(result)

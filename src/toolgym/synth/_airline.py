@@ -205,9 +205,9 @@ def cancel_grounds(ctx: AirlineCtx, res: Reservation) -> list[str]:
 
 
 _REASONS = {
-    "health": ("of a health reason: you have come down with a bad flu and your doctor "
-               "told you not to travel", "health"),
-    "weather": ("of severe weather: a big storm is forecast at your destination",
+    "health": ("you have come down with a bad flu and your doctor told you not to travel "
+               "(a health reason)", "health"),
+    "weather": ("a big storm is forecast at your destination (severe weather)",
                 "severe weather"),
     "plans": ("your plans changed", "plans changed"),
     "airline": ("the airline cancelled one of your flights", "cancelled"),
@@ -234,7 +234,9 @@ def _cancel(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
             kind="cancel",
             actions=[("get_reservation_details", {"reservation_id": res.reservation_id}),
                      ("cancel_reservation", {"reservation_id": res.reservation_id})],
-            reason=f"You want to cancel {phrase} because {why}",
+            reason=rng.choice((
+                "You want to cancel {p} because {w}", "You need to cancel {p}: {w}",
+                "Because {w}, you would like {p} cancelled")).format(p=phrase, w=why),
             known=known, unknown=unknown,
             behaviour=["You want the whole reservation cancelled"],
             facts=[*facts, fact],
@@ -358,7 +360,10 @@ def _change_cabin(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
                      ("update_reservation_flights", {
                          "reservation_id": res.reservation_id, "cabin": cabin,
                          "flights": _itinerary(res), "payment_id": payer})],
-            reason=f"You want to change the cabin of {phrase} to {CABIN_TEXT[cabin]}",
+            reason=rng.choice((
+                "You want to change the cabin of {p} to {c}",
+                "You would like {p} moved to {c}", "You want to fly {c} on {p} instead")
+            ).format(p=phrase, c=CABIN_TEXT[cabin]),
             known=known, unknown=unknown,
             behaviour=["Every flight of the reservation should move to the new cabin, and "
                        "the flights stay the same",
@@ -404,7 +409,10 @@ def _add_bags(ctx: AirlineCtx, user_id: str, rng: Rng) -> Part | None:
                      ("update_reservation_baggages", {
                          "reservation_id": res.reservation_id, "total_baggages": total,
                          "nonfree_baggages": nonfree, "payment_id": payer})],
-            reason=f"You want to add {added} checked {bags} to {phrase}",
+            reason=rng.choice((
+                "You want to add {n} checked {b} to {p}",
+                "You will travel with {n} more checked {b} on {p} and want to add them",
+                "You need {n} extra checked {b} on {p}")).format(n=added, b=bags, p=phrase),
             known=known, unknown=unknown,
             behaviour=[f"If there is a fee, pay it with {pay}",
                        "You want to know how much the bags cost before agreeing"],

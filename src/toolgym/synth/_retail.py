@@ -174,7 +174,9 @@ def _cancel(ctx: RetailCtx, user_id: str, rng: Rng) -> Part | None:
             kind="cancel",
             actions=[*reads, ("cancel_pending_order", {"order_id": order.order_id,
                                                        "reason": reason})],
-            reason=f"You want to cancel {phrase} because {said}",
+            reason=rng.choice((
+                "You want to cancel {p} because {s}", "Please cancel {p}: {s}",
+                "You would like {p} cancelled, as {s}")).format(p=phrase, s=said),
             known=known, unknown=unknown, facts=[*facts, fact],
             expect=f"The agent cancels {order.order_id} with reason '{reason}'.",
             policy="Cancelling an order")
@@ -244,7 +246,11 @@ def _modify_address(ctx: RetailCtx, user_id: str, rng: Rng) -> Part | None:
             kind="modify_address",
             actions=[*reads, ("modify_pending_order_address",
                               {"order_id": order.order_id, **address})],
-            reason=f"You want {phrase} shipped to {text} instead",
+            reason=rng.choice((
+                "You want {p} shipped to {a} instead",
+                "{P} should go to a different address: {a}",
+                "You need the shipping address of {p} changed to {a}")).format(
+                    p=phrase, P=phrase[:1].upper() + phrase[1:], a=text),
             known=known, unknown=unknown,
             behaviour=["Your profile's default address stays as it is"],
             facts=[*ref_facts, *facts],
@@ -269,7 +275,10 @@ def _modify_payment(ctx: RetailCtx, user_id: str, rng: Rng) -> Part | None:
             kind="modify_payment",
             actions=[*reads, ("modify_pending_order_payment",
                               {"order_id": order.order_id, "payment_method_id": payer})],
-            reason=f"You want to pay for {phrase} with {pay} instead",
+            reason=rng.choice((
+                "You want to pay for {p} with {m} instead",
+                "You would rather have {p} charged to {m}",
+                "You want to switch the payment of {p} to {m}")).format(p=phrase, m=pay),
             known=known, unknown=unknown, facts=[*facts, *pay_facts],
             expect=f"The agent switches the payment of {order.order_id} to {payer}.",
             policy="Changing a pending order: payment method")
