@@ -65,15 +65,14 @@ def test_refusals_are_gradeable(name: str, request: pytest.FixtureRequest) -> No
     reason = raw["evaluation_criteria"]["communicate_info"][0]
     assert _graded(domain, raw, reads, f"Sorry, I cannot do that: {reason}.") == 1.0
     assert _graded(domain, raw, reads, "Sorry, I cannot help with that.") == 0.0
-    target = raw["synth"]["contexts"][0]["refused"]
-    write = (("cancel_reservation", {"reservation_id": target}) if name == "airline" else
-             ("modify_pending_order_address", {
-                 "order_id": target, "address1": "1 Main St", "address2": "", "city": "Reno",
-                 "state": "NV", "country": "USA", "zip": "89501"}))
-    wrong = _graded(domain, raw, [*reads, write], f"Done, even though: {reason}.")
-    if domain.toolkit().call(*write).error:
-        pytest.skip("the tool itself refuses this write here")  # pragma: no cover
-    assert wrong == 0.0
+    # Any write the tools accept changes the database, which the gold leaves alone.
+    write = (("cancel_reservation", {"reservation_id": raw["synth"]["contexts"][0]["refused"]})
+             if name == "airline" else
+             ("modify_user_address", {
+                 "user_id": raw["user_id"], "address1": "1 Main St", "address2": "",
+                 "city": "Reno", "state": "NV", "country": "USA", "zip": "89501"}))
+    assert not domain.toolkit().call(*write).error
+    assert _graded(domain, raw, [*reads, write], f"Done, even though: {reason}.") == 0.0
 
 
 def test_write_tasks_fail_an_agent_that_does_nothing(airline_set: SynthResult) -> None:

@@ -17,6 +17,7 @@ from toolgym.synth import (
     RetailRules,
     SynthResult,
     check_policy,
+    generate_tasks,
     validate_tasks,
 )
 from toolgym.tasks import Task
@@ -179,7 +180,18 @@ def test_policy_airline_cancel_without_ground(airline: Any, airline_set: SynthRe
 
 def test_policy_retail(retail: Any, retail_set: SynthResult) -> None:
     rules = RetailRules()
-    exchange = of_type(retail_set, "exchange")
+    db = retail.snapshot.fork()
+
+    def available(item_id: str) -> bool:
+        return any(item_id in p.variants and p.variants[item_id].available
+                   for p in db.products.values())
+
+    # An exchange "for itself" passes the tool (it allows old == new) when the old
+    # items are still on sale; the policy wants other options.
+    exchanges = generate_tasks(retail, n=10, seed=11, types=["exchange"]).raw
+    exchange = next(t for t in exchanges if all(
+        available(i) for a in _actions(t) if a["name"] == "exchange_delivered_order_items"
+        for i in a["arguments"]["item_ids"]))
     for a in _actions(exchange):
         if a["name"] == "exchange_delivered_order_items":
             a["arguments"]["new_item_ids"] = list(a["arguments"]["item_ids"])
@@ -188,7 +200,6 @@ def test_policy_retail(retail: Any, retail_set: SynthResult) -> None:
     assert "same options" in _only_rule(report, "policy")
 
     cancel = of_type(retail_set, "cancel")
-    db = retail.snapshot.fork()
     other = next(o for o in db.orders.values()
                  if o.status == "pending" and o.user_id != cancel["user_id"])
     for a in _actions(cancel):
