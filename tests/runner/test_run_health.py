@@ -308,19 +308,17 @@ def test_config_json_holds_only_configuration(tmp_path: Path) -> None:
 
 
 def test_a_hung_endpoint_costs_one_call_at_most_its_retry_budget(tmp_path: Path) -> None:
-    import time
-
     with FakeOpenAIServer(roleplay_responder(AIRLINE.tasks)) as srv:
         srv.inject(*["timeout"] * 50, delay_s=5.0)
         model = _model(srv, timeout_s=0.3, retry_budget_s=1.0, max_retries=100)
-        started = time.monotonic()
         run = toolgym.run(domain="airline", agent_model=model, tasks="0", out=tmp_path / "r",
                           preflight=False)
-        took = time.monotonic() - started
     (result,) = run.results
     assert result.termination.value == "model_error" and "timed out" in (result.error or "")
-    assert took < 3.0
-    assert 2 <= result.retries["timeout"] <= 4
+    # The one hung call gave up at its budget (1 s), not after 100 retries of 0.3 s; the
+    # slack is for a loaded machine, far from the 30 s an unbounded call would take.
+    assert result.timings.agent_s < 2.5
+    assert 1 <= result.retries["timeout"] <= 4
 
 
 def test_default_client_settings_bound_one_call() -> None:

@@ -100,6 +100,7 @@ def _register_commands() -> None:
         _report_cmds,
         _run_cmds,
         _scale_cmds,
+        _synth_cmds,
     )
 
     _run_cmds.register(app)
@@ -109,6 +110,7 @@ def _register_commands() -> None:
     _optimize_cmds.register(app)
     _dataset_cmds.register(app)
     _scale_cmds.register(app)
+    _synth_cmds.register(app)
 
 
 _register_commands()

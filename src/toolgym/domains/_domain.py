@@ -10,6 +10,7 @@ from its built-in data or from a tau2-format directory (``db.json``,
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -24,6 +25,9 @@ from toolgym.errors import DataError, DomainNotFoundError
 from toolgym.tasks import Task, check_splits, load_splits, load_tasks
 
 DBT = TypeVar("DBT", bound=DB)
+
+#: The split file read from a data directory, or from beside a task file.
+SPLIT_FILE = "split_tasks.json"
 
 
 @dataclass
@@ -62,22 +66,33 @@ class Domain(Generic[DBT]):
         wanted = set(self.splits[name])
         return [t for t in self.tasks if t.id in wanted]
 
-    def with_tasks(self, tasks: list[Task], source: str) -> Domain[DBT]:
+    def with_tasks(self, tasks: list[Task], source: str,
+                   splits: dict[str, list[str]] | None = None) -> Domain[DBT]:
         """The same domain with another task set (e.g. a generated task file).
 
-        The data digest covers the new tasks, so a resume notices an edited
-        task file.
+        Args:
+            tasks: The new tasks.
+            source: Where they come from (for messages).
+            splits: Named splits of the new tasks (``base``, every task, is
+                added when absent).
+
+        The data digest covers the new tasks and splits, so a resume notices
+        an edited task or split file.
         """
         h = hashlib.sha256(self.data_digest.encode())
         for t in tasks:
             h.update(t.model_dump_json().encode())
+        named = dict(splits or {})
+        if named:
+            h.update(json.dumps(named, sort_keys=True).encode())
+        named.setdefault("base", [t.id for t in tasks])
         return Domain(
             name=self.name,
             snapshot=self.snapshot,
             toolkit_type=self.toolkit_type,
             policy=self.policy,
             tasks=tasks,
-            splits={"base": [t.id for t in tasks]},
+            splits=named,
             source=source,
             data_digest=h.hexdigest()[:16],
         )
@@ -162,7 +177,9 @@ def load_domain(
         data_dir: A tau2-format directory (``db.json`` and ``policy.md``
             required, ``tasks.json`` and ``split_tasks.json`` optional); the
             built-in data when omitted.
-        tasks_file: A task file that replaces the domain's own tasks.
+        tasks_file: A task file that replaces the domain's own tasks. A
+            ``split_tasks.json`` beside it (tau2's split format) gives its
+            named splits, as in a data directory.
 
     Raises:
         DataError: a file is missing or malformed, or a split names unknown
@@ -180,7 +197,12 @@ def load_domain(
             domain = _build(spec, Path(data_dir) if data_dir else None)
             _CACHE[key] = domain
     if tasks_file is not None:
-        domain = domain.with_tasks(load_tasks(tasks_file), source=str(tasks_file))
+        tasks = load_tasks(tasks_file)
+        split_path = Path(tasks_file).with_name(SPLIT_FILE)
+        splits = load_splits(split_path) if split_path.is_file() else None
+        if splits is not None:
+            check_splits(splits, tasks, str(split_path))
+        domain = domain.with_tasks(tasks, source=str(tasks_file), splits=splits)
     return domain
 
 
@@ -203,7 +225,7 @@ def _build(spec: DomainSpec, data_dir: Path | None) -> Domain[Any]:
     policy = read_text(policy_path, "policy file")
     tasks_path = data_dir / "tasks.json"
     tasks = load_tasks(tasks_path) if tasks_path.exists() else []
-    split_path = data_dir / "split_tasks.json"
+    split_path = data_dir / SPLIT_FILE
     splits = load_splits(split_path) if split_path.exists() else {}
     check_splits(splits, tasks, str(split_path))
     splits.setdefault("base", [t.id for t in tasks])
