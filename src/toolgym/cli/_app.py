@@ -93,12 +93,14 @@ def validate(
 
 def _register_commands() -> None:
     from toolgym.cli import _info_cmds, _judge_cmds, _optimize_cmds, _report_cmds, _run_cmds
+    from toolgym.cli._interop_cmds import register as register_interop
 
     _run_cmds.register(app)
     _report_cmds.register(app)
     _info_cmds.register(app)
     _judge_cmds.register(app)
     _optimize_cmds.register(app)
+    register_interop(app)
 
 
 _register_commands()
