@@ -151,6 +151,7 @@ def _tool_calling_messages(traj: list[Any], where: str) -> list[Message]:
     out: list[Message] = []
     turn = -1
     call_turn: dict[str, int] = {}
+    latest: dict[str, str] = {}
     answered = {m.get("tool_call_id") for m in traj if isinstance(m, dict)
                 and m.get("role") == "tool"}
     for i, m in enumerate(traj):
@@ -168,12 +169,20 @@ def _tool_calling_messages(traj: list[Any], where: str) -> list[Message]:
             if len(calls) > 1:
                 # v1 runs only the first call of a turn; the others were never executed.
                 calls = [c for k, c in enumerate(calls) if k == 0 or c.id in answered]
-            for c in calls:
-                call_turn[c.id] = turn
+            for k, c in enumerate(calls):
+                # v1 trajectories reuse call ids within a conversation; toolgym's
+                # are unique (a tool message answers the latest call of its id).
+                uid = c.id or f"call_{turn}_{k}"
+                if uid in call_turn:
+                    uid = f"{uid}_{turn}_{k}"
+                latest[c.id] = uid
+                calls[k] = c.model_copy(update={"id": uid})
+                call_turn[uid] = turn
             out.append(Message(role="assistant", content=content, tool_calls=calls or None,
                                turn=turn))
         elif role == "tool":
-            call_id = str(m.get("tool_call_id") or "")
+            raw_id = str(m.get("tool_call_id") or "")
+            call_id = latest.get(raw_id, raw_id)
             out.append(Message(role="tool", content=content, tool_call_id=call_id,
                                name=m.get("name"), error=_is_error(content),
                                turn=call_turn.get(call_id, max(turn, 0))))
