@@ -51,7 +51,8 @@ def metrics(run: RunData) -> dict[str, Any]:
 
 
 def test_export_is_valid_tau2_results(offline_run: RunData, tmp_path: Path) -> None:
-    res = invoke("export", "tau2", str(offline_run.path), "--out", str(tmp_path / "r.json"))
+    res = invoke("export", "tau2", str(offline_run.path), "--out", str(tmp_path / "r.json"),
+                 "--check")
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     validate(data)

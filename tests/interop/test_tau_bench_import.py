@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 import toolgym
 from toolgym.cli._app import app
-from toolgym.interop import IMPORTED_NOTE, import_tau_bench, read_tau_bench
+from toolgym.interop import IMPORTED_NOTE, import_tau_bench, read_tau_bench, regrade_run
 from toolgym.runner import RunData, Termination
 from toolgym.tasks import load_tasks
 
@@ -239,3 +239,12 @@ def test_unknown_domain_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps([_react_record()]), encoding="utf-8")
     with pytest.raises(toolgym.errors.DataError, match="unknown tau-bench domain 'telecom'"):
         read_tau_bench(path, "telecom")
+
+
+def test_a_moved_import_still_finds_its_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps([_react_record()]), encoding="utf-8")
+    import_tau_bench(path, tmp_path / "here", "airline")
+    shutil.move(tmp_path / "here", tmp_path / "there")
+    report = regrade_run(tmp_path / "there")
+    assert [i.task_id for i in report.items] == ["3"]

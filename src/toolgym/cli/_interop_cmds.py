@@ -144,12 +144,15 @@ def regrade(
 def export_tau2_cmd(
     run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
     out_file: Annotated[Path, typer.Option("--out", help="tau2 results file to write.")],
+    check: Annotated[bool, typer.Option(
+        help="Validate against toolgym's tau2 results schema first (needs jsonschema).")
+    ] = False,
 ) -> None:
     """Write a run as a tau2 results file (readable by tau2's viewer and re-grader)."""
     from toolgym.interop import export_tau2
 
     try:
-        path = export_tau2(run_dir, out_file)
+        path = export_tau2(run_dir, out_file, check=check)
     except (ToolgymError, OSError) as exc:
         raise fail(str(exc)) from None
     out.print(f"wrote {path}", highlight=False, markup=False)
@@ -173,6 +176,9 @@ def export_submission_cmd(
     submission_date: Annotated[str | None, typer.Option(
         "--date", help="Submission date, YYYY-MM-DD (default: today).")] = None,
     notes: Annotated[str | None, typer.Option(help="Added to the methodology notes.")] = None,
+    schema: Annotated[Path | None, typer.Option(
+        help="The leaderboard's schema.json: validate submission.json against it first "
+             "(needs jsonschema).")] = None,
 ) -> None:
     """Write a tau2 leaderboard submission: submission.json and trajectories/.
 
@@ -186,7 +192,7 @@ def export_submission_cmd(
             list(run_dirs), out_dir, organization=organization, contact_email=contact_email,
             model_name=model_name, model_organization=model_organization,
             contact_name=contact_name, github=github, submission_date=submission_date,
-            notes=notes)
+            notes=notes, schema=schema)
     except (ToolgymError, OSError) as exc:
         raise fail(str(exc)) from None
     s = result.submission

@@ -42,6 +42,7 @@ __all__ = [
     "ImportedRun",
     "SourceFile",
     "as_dict",
+    "check_against_schema",
     "imported_record",
     "is_imported",
     "now_iso",
@@ -232,5 +233,29 @@ def run_domain(run: RunData, data_dir: str | Path | None = None,
     if not name:
         raise DataError(f"{run.path}: config.json names no domain")
     import_plugins(list(cfg.get("plugins") or []))
+    tasks = tasks_file if tasks_file is not None else ref.get("tasks_file")
+    if tasks is not None and is_imported(run.config) and not Path(tasks).exists():
+        # The directory was moved: its own tasks.json is the one recorded.
+        tasks = run.path / TASKS_FILE
     return load_domain(name, data_dir=data_dir if data_dir is not None else ref.get("data_dir"),
-                       tasks_file=tasks_file if tasks_file is not None else ref.get("tasks_file"))
+                       tasks_file=tasks)
+
+
+def check_against_schema(data: Any, schema: dict[str, Any], what: str) -> None:
+    """Validate JSON data against a JSON Schema (draft 7) with the jsonschema library.
+
+    Raises:
+        MissingDependencyError: jsonschema is not installed (the ``interop`` extra).
+        DataError: the data does not fit, naming the first problem's place.
+    """
+    try:
+        import jsonschema
+    except ImportError:
+        from toolgym.errors import MissingDependencyError
+
+        raise MissingDependencyError("jsonschema", "interop") from None
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+        raise DataError(f"{what} does not fit its schema at {where}: {error.message}")

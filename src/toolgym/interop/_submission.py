@@ -32,9 +32,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from toolgym import __version__
+from toolgym._io import load_json
 from toolgym.errors import ConfigError, DataError
 from toolgym.evaluation._metrics import pass_k_curve, task_sort_key
-from toolgym.interop._common import as_dict, is_imported, run_config, run_domain
+from toolgym.interop._common import (
+    as_dict,
+    check_against_schema,
+    is_imported,
+    run_config,
+    run_domain,
+)
 from toolgym.interop._tau2_export import tau2_results
 from toolgym.runner._config import CONNECTION_FIELDS
 from toolgym.runner._store import RunData, load_run, write_json_atomic
@@ -314,6 +321,13 @@ def _user_simulator(run: RunData) -> str:
     return f"toolgym {strategy or 'unknown'} user (no model)"
 
 
+def _user_slug(run: RunData) -> str:
+    user = _cfg(run).get("user")
+    name = _model_name(user)
+    strategy = user.get("strategy") if isinstance(user, dict) else None
+    return _slug(name or str(strategy or "user"))
+
+
 def export_submission(
     run_dirs: list[str | Path],
     out: str | Path,
@@ -326,6 +340,7 @@ def export_submission(
     github: str | None = None,
     submission_date: str | None = None,
     notes: str | None = None,
+    schema: str | Path | None = None,
 ) -> SubmissionResult:
     """Write a tau2 leaderboard submission directory from toolgym runs.
 
@@ -341,6 +356,9 @@ def export_submission(
         github: GitHub user name of the contact.
         submission_date: YYYY-MM-DD (default: today, UTC).
         notes: Added to the methodology notes.
+        schema: The leaderboard's ``schema.json``: ``submission.json`` is
+            validated against it before anything is written (needs
+            jsonschema: the ``interop`` extra).
 
     Raises:
         SubmissionError: the runs break a leaderboard rule (every reason listed).
@@ -378,7 +396,7 @@ def export_submission(
         results[run.domain] = DomainResults(
             pass_1=_percent(curve.get(1)), pass_2=_percent(curve.get(2)),
             pass_3=_percent(curve.get(3)), pass_4=_percent(curve.get(4)), cost=_cost(run))
-        files[run.domain] = (f"{_slug(name)}_{run.domain}_toolgym_{_slug(user_sim)}_"
+        files[run.domain] = (f"{_slug(name)}_{run.domain}_toolgym_{_user_slug(runs[0])}_"
                              f"{trials}trials.json")
         exports[run.domain] = tau2_results(run)
     strategy = agent.get("strategy") if isinstance(agent, dict) else None
@@ -407,6 +425,12 @@ def export_submission(
                 + ("prompts modified (toolgym's own)" if modified else "tau2 prompts")),
         ),
     )
+    record = submission.model_dump(mode="json", exclude_none=True)
+    if schema is not None:
+        loaded = load_json(schema, "leaderboard schema")
+        if not isinstance(loaded, dict):
+            raise DataError(f"{schema}: a JSON Schema must be an object")
+        check_against_schema(record, loaded, "submission.json")
     traj_dir = out / "trajectories"
     traj_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -414,6 +438,5 @@ def export_submission(
         path = traj_dir / files[domain_name]
         write_json_atomic(path, data)
         written[domain_name] = path
-    write_json_atomic(out / "submission.json", submission.model_dump(mode="json",
-                                                                      exclude_none=True))
+    write_json_atomic(out / "submission.json", record)
     return SubmissionResult(path=out, submission=submission, trajectory_files=written)

@@ -29,8 +29,13 @@ from toolgym import __version__
 from toolgym.errors import DataError
 from toolgym.evaluation._metrics import task_sort_key
 from toolgym.evaluation._types import RewardBreakdown
-from toolgym.interop._common import run_config, run_domain
-from toolgym.interop._tau2_format import EXTENSION, EXTENSION_FORMAT, to_tau2_termination
+from toolgym.interop._common import check_against_schema, run_config, run_domain
+from toolgym.interop._tau2_format import (
+    EXTENSION,
+    EXTENSION_FORMAT,
+    results_schema,
+    to_tau2_termination,
+)
 from toolgym.messages import Message
 from toolgym.runner._results import RolloutResult
 from toolgym.runner._store import RunData, load_run, write_json_atomic
@@ -254,18 +259,22 @@ def tau2_results(run: RunData) -> dict[str, Any]:
     }
 
 
-def export_tau2(run_dir: str | Path, out: str | Path) -> Path:
+def export_tau2(run_dir: str | Path, out: str | Path, *, check: bool = False) -> Path:
     """Write a run as a tau2 results file.
 
     Args:
         run_dir: The run directory (made by toolgym or imported).
         out: The JSON file to write.
+        check: Validate the file against :func:`~toolgym.interop.tau2_results_schema`
+            first (needs jsonschema: the ``interop`` extra).
 
     Returns:
         The path written.
     """
     run = load_run(run_dir)
     data = tau2_results(run)
+    if check:
+        check_against_schema(data, results_schema(), "the tau2 export")
     out = Path(out)
     if out.is_dir():
         raise DataError(f"{out} is a directory; give the results file's path")
