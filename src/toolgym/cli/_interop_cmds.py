@@ -99,6 +99,10 @@ def import_tau2_cmd(
     except (ToolgymError, OSError) as exc:
         raise fail(str(exc)) from None
     _print_import(run, f"tau2 ({results.name})", imported.warnings)
+    if data_dir is None:
+        err.print("note: no --data-dir: judges and regrade will use toolgym's built-in "
+                  f"{run.domain} database; give tau2's data directory if the run used it",
+                  highlight=False, markup=False)
 
 
 def regrade(
