@@ -264,3 +264,16 @@ def test_min_rating_without_a_rating_is_a_clear_error(run_dir: Path, tmp_path: P
                            "--min-rating", "4"])
     assert res.exit_code == 1 and "no rater scoring" in res.stderr and "toolgym rate" \
         in res.stderr
+
+
+def test_a_dataset_from_an_imported_tau_bench_run(shared_dir: Path, tmp_path: Path) -> None:
+    from toolgym.interop import import_tau_bench
+
+    run = tmp_path / "v1"
+    import_tau_bench(shared_dir / "tau-bench-v1" / "gpt-4o-airline.json", domain="airline",
+                     out=run, data_dir=shared_dir / "tau2" / "airline")
+    result = build_dataset([run], tmp_path / "ds", formats=["openai", "trl-messages"],
+                           select="reward == 1")
+    assert result.selected == 84  # the 84 successful gpt-4o trajectories
+    for fmt in ("openai", "trl-messages"):
+        assert validate_file(tmp_path / "ds" / fmt / "train.jsonl", fmt) == []

@@ -95,6 +95,7 @@ def _register_commands() -> None:
     from toolgym.cli import (
         _dataset_cmds,
         _info_cmds,
+        _interop_cmds,
         _judge_cmds,
         _optimize_cmds,
         _report_cmds,
@@ -111,6 +112,7 @@ def _register_commands() -> None:
     _dataset_cmds.register(app)
     _scale_cmds.register(app)
     _synth_cmds.register(app)
+    _interop_cmds.register(app)
 
 
 _register_commands()

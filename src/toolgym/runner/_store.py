@@ -167,6 +167,13 @@ def read_config_record(run_dir: str | Path) -> dict[str, Any]:
     record = _read_json_object(path, f"{run_dir}: no {CONFIG}; not a toolgym run directory")
     if not isinstance(record.get("config"), dict):
         raise DataError(f"{path}: not a toolgym run config (no 'config' object)")
+    imported = record.get("imported")
+    if isinstance(imported, dict):
+        # An imported run (toolgym import) has no config toolgym could run again.
+        raise ConfigError(
+            f"{run_dir} holds results imported from {imported.get('source', 'another tool')} "
+            f"({imported.get('file_name') or imported.get('file', 'a results file')}); toolgym "
+            "cannot resume or extend it (report, compare, judge, regrade and export read it)")
     return record
 
 
