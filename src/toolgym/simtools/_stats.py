@@ -1,0 +1,76 @@
+"""What simulated tools did in a run: calls, cache hits, injected failures.
+
+Computed from the saved tool messages (their ``sim`` field), so the figures
+are a function of the set of results, like every other statistic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from toolgym.simtools._spec import FAILURE_KINDS
+
+if TYPE_CHECKING:
+    from toolgym.runner._results import RolloutResult
+
+__all__ = ["injected_outcomes", "sim_line", "sim_summary"]
+
+
+def injected_outcomes(result: RolloutResult) -> list[str | None]:
+    """The injected failure of each simulated call of a rollout, in order (None: none)."""
+    return [m.sim.injected for m in result.messages if m.role == "tool" and m.sim is not None]
+
+
+def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
+    """``{"calls", "model_calls", "cache": {"hits", "misses"}, "injected": {kind: n},
+    "by_tool": {tool: {"calls", "injected": {...}}}, "rollouts_with_injection"}``."""
+    calls = 0
+    cache: Counter[str] = Counter()
+    injected: Counter[str] = Counter()
+    by_tool: dict[str, dict[str, Any]] = {}
+    with_injection = 0
+    model_calls = 0
+    for r in results:
+        usage = r.usage.get("tool-sim")
+        model_calls += usage.calls if usage is not None else 0
+        any_injected = False
+        for m in r.messages:
+            if m.role != "tool" or m.sim is None:
+                continue
+            calls += 1
+            tool = by_tool.setdefault(m.name or "?", {"calls": 0, "injected": Counter()})
+            tool["calls"] += 1
+            if m.sim.cache is not None:
+                cache[m.sim.cache] += 1
+            if m.sim.injected is not None:
+                injected[m.sim.injected] += 1
+                tool["injected"][m.sim.injected] += 1
+                any_injected = True
+        with_injection += any_injected
+    return {
+        "calls": calls,
+        "model_calls": model_calls,
+        "cache": {"hits": cache["hit"], "misses": cache["miss"]},
+        "injected": {k: injected[k] for k in FAILURE_KINDS},
+        "by_tool": {name: {"calls": t["calls"],
+                           "injected": {k: t["injected"][k] for k in FAILURE_KINDS
+                                        if t["injected"][k]}}
+                    for name, t in sorted(by_tool.items())},
+        "rollouts_with_injection": with_injection,
+    }
+
+
+def sim_line(stats: dict[str, Any]) -> str:
+    """One line for people: ``tool-sim: 120 simulated calls, 40 model calls; cache 80 hits /
+    40 misses; injected: no_answer 12, partial 9``."""
+    cache = stats.get("cache") or {}
+    injected = {k: v for k, v in (stats.get("injected") or {}).items() if v}
+    parts = [f"tool-sim: {stats.get('calls', 0)} simulated calls, "
+             f"{stats.get('model_calls', 0)} model calls"]
+    if cache.get("hits") or cache.get("misses"):
+        parts.append(f"cache {cache.get('hits', 0)} hits / {cache.get('misses', 0)} misses")
+    parts.append("injected: " + (", ".join(f"{k} {v}" for k, v in injected.items())
+                                 if injected else "none"))
+    return "; ".join(parts)
