@@ -92,13 +92,21 @@ def validate(
 
 
 def _register_commands() -> None:
-    from toolgym.cli import _info_cmds, _judge_cmds, _optimize_cmds, _report_cmds, _run_cmds
+    from toolgym.cli import (
+        _assistant_cmds,
+        _info_cmds,
+        _judge_cmds,
+        _optimize_cmds,
+        _report_cmds,
+        _run_cmds,
+    )
 
     _run_cmds.register(app)
     _report_cmds.register(app)
     _info_cmds.register(app)
     _judge_cmds.register(app)
     _optimize_cmds.register(app)
+    _assistant_cmds.register(app)  # synth-requests (later: toolgym synth requests)
 
 
 _register_commands()

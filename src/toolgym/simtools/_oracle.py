@@ -251,22 +251,26 @@ class OracleRequestGenerator(Model):
         topic = str(batch.get("topic") or "general knowledge")
         steps = max(1, int(batch.get("steps") or 1))
         count = max(1, int(batch.get("count") or 1))
-        start = int(batch.get("batch") or 0) * count
+        number = int(batch.get("batch") or 0)
         tools = [t for t in batch.get("tools") or [] if isinstance(t, dict)
                  and t.get("name") not in ("final_answer",)]
         if not tools:
             raise TerminalModelError("oracle generator: the batch lists no tools")
         requests = []
         for i in range(count):
-            k = start + i
+            k = number * count + i
             aspect = _ASPECTS[k % len(_ASPECTS)]
             verb = _VERBS[(k // len(_ASPECTS)) % len(_VERBS)]
-            chosen = [tools[(k + j) % len(tools)] for j in range(steps)]
+            # A plan starts by finding something out, not by asking the user.
+            first = [t for t in tools if t.get("name") != "ask_user"] or tools
+            chosen = [first[k % len(first)]] + [tools[(k + j) % len(tools)]
+                                                for j in range(1, steps)]
             intended = [{"tool": t["name"], "arguments": oracle_arguments(t, topic, aspect, k)}
                         for t in chosen]
             extra = "" if steps == 1 else (
                 " and then " + ", ".join(t["name"].replace("_", " ") for t in chosen[1:]))
-            requests.append({"request": f"{verb} {aspect} of {topic}{extra} (request {k + 1}).",
+            requests.append({"request": f"{verb} {aspect} of {topic}{extra} (batch {number + 1}, "
+                                        f"request {i + 1}).",
                              "intended_steps": intended})
         return local_response(Message(role="assistant",
                                       content=json.dumps({"requests": requests})))

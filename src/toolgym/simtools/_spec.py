@@ -247,7 +247,7 @@ def parse_failure_option(text: str) -> tuple[str, dict[str, float]]:
         ConfigError: a malformed value, an unknown failure or a bad probability.
     """
     text = text.strip()
-    if text.lower() in ("off", "none", "0"):
+    if text.lower() == "off":
         return "*", {}
     tool, sep, spec = text.partition("=")
     tool = tool.strip()
@@ -255,7 +255,7 @@ def parse_failure_option(text: str) -> tuple[str, dict[str, float]]:
         raise ConfigError(f"--tool-failures {text!r}: expected TOOL=KIND:P[,KIND:P...] "
                           "(e.g. search_internet=none:0.1,partial:0.1), *=KIND:P or off")
     rates: dict[str, float] = {}
-    if spec.strip().lower() not in ("off", "none", ""):
+    if spec.strip().lower() not in ("off", ""):
         for part in spec.split(","):
             kind, colon, value = part.partition(":")
             kind = _KIND_ALIASES.get(kind.strip().lower(), kind.strip())
