@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from toolgym.domains import Toolkit, ToolKind, tool
+from toolgym.domains import ToolKind, Toolkit, tool
 from toolgym.messages import Message
 from toolgym.models import Model, ModelConfig, ModelResponse, register_provider
 from toolgym.models._base import local_response

@@ -89,7 +89,7 @@ def test_failures_off_and_validation(tmp_path: Path) -> None:
     assert all(x is None for v in _injected(run).values() for x in v)
     with pytest.raises(ConfigError, match="not a simulated tool of this domain"):
         _run(tmp_path / "bad", tool_failures={"nope": {"error": 0.1}})
-    with pytest.raises(ValueError, match="sum to 1.2"):
+    with pytest.raises(ValueError, match=r"sum to 1\.2"):
         _run(tmp_path / "bad2", tool_failures={"lookup": {"error": 0.6, "timeout": 0.6}})
 
 
