@@ -138,4 +138,7 @@ def test_judges_grade_assistant_runs_with_the_domain_rubric(tmp_path: Path) -> N
                              tool_sim_model="oracle", judge_model=judge,
                              out=tmp_path / "judged", preflight=False)
         assert [r.reward for r in judged.results] == [1.0, 1.0]
+        strata = judged.summary["tool_sim"]["strata"]
+        assert sum(v["rewarded"] for v in strata.values()) >= 2
+        assert {v["avg_reward"] for v in strata.values() if v["rollouts"]} == {1.0}
         assert all(r.usage["judge"].calls == 1 for r in judged.results)

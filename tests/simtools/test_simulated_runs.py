@@ -72,6 +72,12 @@ def test_injected_failures_are_drawn_from_the_seed_and_recorded(
     assert stats["calls"] == sum(len(_sim_messages(r)) for r in run.results)
     assert sum(stats["injected"].values()) == sum(x is not None for v in _injected(run).values()
                                                   for x in v)
+    strata = stats["strata"]
+    clean = sum(all(x is None for x in v) for v in _injected(run).values())
+    assert strata["none"]["rollouts"] == clean == len(run.results) - stats[
+        "rollouts_with_injection"]
+    assert strata["timeout"]["rollouts"] == sum("timeout" in v for v in _injected(run).values())
+    assert all(s["avg_reward"] is None for s in strata.values())  # they wait for a judge
 
 
 def test_same_seed_same_failures_other_seed_other_failures(tmp_path: Path) -> None:
@@ -265,3 +271,18 @@ def test_a_resume_may_move_the_cache_but_not_change_the_failures(tmp_path: Path)
     assert len(again.results) == 1 and (out / "results.jsonl").read_text() != lines
     with pytest.raises(ConfigError, match="tool_failures"):
         _run(out, tasks="1", tool_failures={"lookup": {"error": 0.5}})
+
+
+def test_simulated_calls_wait_without_blocking_other_rollouts(tmp_path: Path) -> None:
+    import time
+
+    sim = {"model": "oracle", "args": {"latency_ms": 100}}
+    t0 = time.perf_counter()
+    run = _run(tmp_path / "slow", tasks="2", trials=4, concurrency=4, tool_sim_model=sim,
+               tool_failures={"*": {}})
+    wall = time.perf_counter() - t0
+    calls = run.summary["tool_sim"]["model_calls"]
+    assert calls == 24
+    for r in run.results:  # the waits are counted as tool time
+        assert r.timings.env_s >= 6 * 0.1 * 0.9
+    assert wall < 0.6 * calls * 0.1  # four rollouts waited at once, not one after another

@@ -8,7 +8,8 @@ subject), or a line of text when the spec has no schema. A partial answer
 keeps one item of each list and cuts long texts. The same call always gets
 the same answer, so runs with it are reproducible to the byte.
 
-``--generator-model oracle`` writes requests for ``toolgym synth-requests``
+``--tool-sim-arg latency_ms=N`` makes each answer take N ms (a stand-in for
+a real model's latency). ``--generator-model oracle`` writes requests for ``toolgym synth-requests``
 from the batch description in its prompt (topic, kind, number of steps,
 tools), each with intended steps whose arguments fit the tools' schemas.
 
@@ -19,6 +20,7 @@ response cache).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -175,6 +177,7 @@ class OracleToolSim(Model):
         toolkit = getattr(domain, "toolkit_type", None)
         lookup = getattr(toolkit, "sim_tools", None)
         self.tools: dict[str, SimTool] = lookup() if callable(lookup) else {}
+        self.latency_s = float(config.args.get("latency_ms", 0)) / 1000.0
 
     async def generate(self, messages: list[Message], tools: list[dict[str, Any]] | None = None,
                        **params: Any) -> ModelResponse:
@@ -189,7 +192,9 @@ class OracleToolSim(Model):
                                                                       dict) else {})
         content = oracle_result(self.tools.get(name), name, arguments,
                                 str(block.get("answer", "full")))
-        return local_response(Message(role="assistant", content=content))
+        if self.latency_s > 0:  # --tool-sim-arg latency_ms=200: a model's latency
+            await asyncio.sleep(self.latency_s)
+        return local_response(Message(role="assistant", content=content), self.latency_s)
 
 
 # -- the request generator's double ---------------------------------------------------

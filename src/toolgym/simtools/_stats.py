@@ -25,17 +25,26 @@ def injected_outcomes(result: RolloutResult) -> list[str | None]:
 
 def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
     """``{"calls", "model_calls", "cache": {"hits", "misses"}, "injected": {kind: n},
-    "by_tool": {tool: {"calls", "injected": {...}}}, "rollouts_with_injection"}``."""
+    "by_tool": {tool: {"calls", "injected": {...}}}, "rollouts_with_injection",
+    "strata": {none|<kind>: {"rollouts", "rewarded", "avg_reward"}}}``.
+
+    ``strata`` stratifies the outcome by injected failure: ``none`` holds the
+    rollouts without any, each kind the rollouts with at least one of it
+    (``avg_reward`` over the rollouts with a reward; None while they wait for
+    a judge).
+    """
     calls = 0
     cache: Counter[str] = Counter()
     injected: Counter[str] = Counter()
     by_tool: dict[str, dict[str, Any]] = {}
     with_injection = 0
     model_calls = 0
+    strata: dict[str, list[float | None]] = {k: [] for k in ("none", *FAILURE_KINDS)}
     for r in results:
         usage = r.usage.get("tool-sim")
         model_calls += usage.calls if usage is not None else 0
         any_injected = False
+        kinds: set[str] = set()
         for m in r.messages:
             if m.role != "tool" or m.sim is None:
                 continue
@@ -48,7 +57,10 @@ def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
                 injected[m.sim.injected] += 1
                 tool["injected"][m.sim.injected] += 1
                 any_injected = True
+                kinds.add(m.sim.injected)
         with_injection += any_injected
+        for kind in kinds or {"none"}:
+            strata[kind].append(r.reward)
     return {
         "calls": calls,
         "model_calls": model_calls,
@@ -59,7 +71,14 @@ def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
                                         if t["injected"][k]}}
                     for name, t in sorted(by_tool.items())},
         "rollouts_with_injection": with_injection,
+        "strata": {kind: _stratum(rewards) for kind, rewards in strata.items()},
     }
+
+
+def _stratum(rewards: list[float | None]) -> dict[str, Any]:
+    scored = [x for x in rewards if x is not None]
+    return {"rollouts": len(rewards), "rewarded": len(scored),
+            "avg_reward": sum(scored) / len(scored) if scored else None}
 
 
 def sim_line(stats: dict[str, Any]) -> str:
