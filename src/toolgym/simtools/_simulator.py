@@ -186,15 +186,17 @@ class EpisodeSimulator:
             return ToolExecution(call, self._injected(tool, injected, n), 0.0,
                                  sim=SimInfo(injected=injected))
         answer = "partial" if injected == "partial" else "full"
-        history = episode_history(messages)
+        # A stateless tool's cache hit needs no history: it is built only when used.
+        history = episode_history(messages) if tool.stateful else None
         usage = Usage()
 
         async def compute() -> tuple[CachedResult, dict[str, Any]]:
             nonlocal usage
             if self.model is None:  # pragma: no cover - refused when the run is prepared
                 raise ConfigError("no tool-sim model configured")
+            earlier = history if history is not None else episode_history(messages)
             response = await self.model.generate(
-                sim_prompt(tool, call.arguments, answer, history))
+                sim_prompt(tool, call.arguments, answer, earlier))
             usage = response.usage
             content, error = parse_tool_output(response.message.content)
             meta = {"tool": tool.name, "arguments": call.arguments, "answer": answer,
@@ -206,8 +208,7 @@ class EpisodeSimulator:
             result, _ = await compute()
             cache_state = None
         else:
-            key = tool_cache_key(tool, call.arguments, answer,
-                                 history if tool.stateful else None)
+            key = tool_cache_key(tool, call.arguments, answer, history)
             result, hit = await cache.fetch(
                 key, lambda: f"{tool.name}({json.dumps(call.arguments, ensure_ascii=False)})"
                 f"{' (partial answer)' if answer == 'partial' else ''}", compute)

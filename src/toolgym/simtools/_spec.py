@@ -24,6 +24,7 @@ Specs are written in Python or in a YAML/JSON file (:func:`load_sim_tools`):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -179,6 +180,10 @@ class SimTool(BaseModel):
 
     def digest(self) -> str:
         """A fingerprint of what shapes the tool's answers (part of its cache key)."""
+        return self._digest
+
+    @functools.cached_property
+    def _digest(self) -> str:
         data = self.model_dump(mode="json", include={
             "name", "description", "parameters", "returns", "result_schema", "errors",
             "prompt", "no_answer"})
