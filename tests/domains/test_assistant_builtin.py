@@ -129,6 +129,10 @@ def test_judges_grade_assistant_runs_with_the_domain_rubric(tmp_path: Path) -> N
         assert [s.success for s in scoring.scores] == [True, True]
         assert all({f["criterion"] for f in s.failures} == {"failures"}
                    for s in scoring.scores)
+        summary = json.loads((tmp_path / "plain" / "summary.json").read_text())
+        by_scoring = summary["tool_sim"]["strata_by_scoring"]["rater"]
+        assert sum(v["scored"] for k, v in by_scoring.items()) >= 2
+        assert {v["success_rate"] for v in by_scoring.values() if v["scored"]} == {1.0}
         system = prompts[0]["messages"][0]["content"]
         user = prompts[0]["messages"][1]["content"]
         assert "personal assistant policy" in system.lower()

@@ -286,3 +286,19 @@ def test_simulated_calls_wait_without_blocking_other_rollouts(tmp_path: Path) ->
     for r in run.results:  # the waits are counted as tool time
         assert r.timings.env_s >= 6 * 0.1 * 0.9
     assert wall < 0.6 * calls * 0.1  # four rollouts waited at once, not one after another
+
+
+def test_the_response_cache_replays_tool_sim_calls_per_seed_the_tool_cache_across_seeds(
+        tmp_path: Path, clear_calls: list[tuple[str, str, str]]) -> None:
+    responses = tmp_path / "responses"
+    _run(tmp_path / "a", tasks="1", seed=1, cache_dir=responses)
+    assert len(clear_calls) == 1
+    again = _run(tmp_path / "b", tasks="1", seed=1, cache_dir=responses)
+    assert len(clear_calls) == 1  # answered by the response cache (same trial and seed)
+    assert again.results[0].usage["tool-sim"].calls == 1  # usage replayed as recorded
+    _run(tmp_path / "c", tasks="1", seed=2, cache_dir=responses)
+    assert len(clear_calls) == 2  # another seed samples again
+    tools = tmp_path / "tools"
+    _run(tmp_path / "d", tasks="1", seed=1, tool_cache_dir=tools)
+    _run(tmp_path / "e", tasks="1", seed=2, tool_cache_dir=tools)
+    assert len(clear_calls) == 3  # the tool cache is keyed by the call, not the seed

@@ -7,7 +7,7 @@ are a function of the set of results, like every other statistic.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from toolgym.simtools._spec import FAILURE_KINDS
@@ -23,7 +23,9 @@ def injected_outcomes(result: RolloutResult) -> list[str | None]:
     return [m.sim.injected for m in result.messages if m.role == "tool" and m.sim is not None]
 
 
-def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
+def sim_summary(results: Iterable[RolloutResult],
+                scorings: Mapping[str, Mapping[tuple[str, int], bool | None]] | None = None
+                ) -> dict[str, Any]:
     """``{"calls", "model_calls", "cache": {"hits", "misses"}, "injected": {kind: n},
     "by_tool": {tool: {"calls", "injected": {...}}}, "rollouts_with_injection",
     "strata": {none|<kind>: {"rollouts", "rewarded", "avg_reward"}}}``.
@@ -31,7 +33,8 @@ def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
     ``strata`` stratifies the outcome by injected failure: ``none`` holds the
     rollouts without any, each kind the rollouts with at least one of it
     (``avg_reward`` over the rollouts with a reward; None while they wait for
-    a judge).
+    a judge). With ``scorings`` (scoring name -> {(task id, trial): success}),
+    ``strata_by_scoring`` gives each scoring's success rate per stratum too.
     """
     calls = 0
     cache: Counter[str] = Counter()
@@ -40,6 +43,7 @@ def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
     with_injection = 0
     model_calls = 0
     strata: dict[str, list[float | None]] = {k: [] for k in ("none", *FAILURE_KINDS)}
+    keys: dict[str, list[tuple[str, int]]] = {k: [] for k in strata}
     for r in results:
         usage = r.usage.get("tool-sim")
         model_calls += usage.calls if usage is not None else 0
@@ -61,7 +65,8 @@ def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
         with_injection += any_injected
         for kind in kinds or {"none"}:
             strata[kind].append(r.reward)
-    return {
+            keys[kind].append(r.key)
+    out: dict[str, Any] = {
         "calls": calls,
         "model_calls": model_calls,
         "cache": {"hits": cache["hit"], "misses": cache["miss"]},
@@ -73,6 +78,17 @@ def sim_summary(results: Iterable[RolloutResult]) -> dict[str, Any]:
         "rollouts_with_injection": with_injection,
         "strata": {kind: _stratum(rewards) for kind, rewards in strata.items()},
     }
+    if scorings:
+        out["strata_by_scoring"] = {
+            name: {kind: _scored([verdicts.get(k) for k in keys[kind]]) for kind in keys}
+            for name, verdicts in sorted(scorings.items())}
+    return out
+
+
+def _scored(verdicts: list[bool | None]) -> dict[str, Any]:
+    judged = [v for v in verdicts if v is not None]
+    return {"rollouts": len(verdicts), "scored": len(judged),
+            "success_rate": sum(judged) / len(judged) if judged else None}
 
 
 def _stratum(rewards: list[float | None]) -> dict[str, Any]:
