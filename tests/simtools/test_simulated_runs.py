@@ -302,3 +302,34 @@ def test_the_response_cache_replays_tool_sim_calls_per_seed_the_tool_cache_acros
     _run(tmp_path / "d", tasks="1", seed=1, tool_cache_dir=tools)
     _run(tmp_path / "e", tasks="1", seed=2, tool_cache_dir=tools)
     assert len(clear_calls) == 3  # the tool cache is keyed by the call, not the seed
+
+
+def test_any_endpoint_can_simulate_tools_with_usage_under_tool_sim(tmp_path: Path) -> None:
+    from toolgym.simtools._prompt import parse_call_block
+    from toolgym.testing import FakeOpenAIServer
+
+    prompts: list[str] = []
+
+    def respond(request: dict[str, Any]) -> Any:
+        text = request["messages"][-1]["content"]
+        prompts.append(text)
+        block = parse_call_block(text)
+        assert block is not None
+        return {"content": f"ERROR: unknown city {block['arguments']['city']}"
+                if block["arguments"]["city"] == "Lima" else f"{block['arguments']['city']}: ok",
+                "usage": {"prompt_tokens": 50, "completion_tokens": 5}}
+
+    with FakeOpenAIServer(respond) as server:
+        base_url = server.base_url
+        sim = {"model": "openai/fake-model", "base_url": base_url,
+               "api_key_env": "NO_SUCH_KEY_VAR", "args": {"price_in": 1.0, "price_out": 2.0}}
+        run = _run(tmp_path / "http", tasks="2", tool_sim_model=sim, tool_failures={"*": {}})
+    (r,) = run.results
+    lookups = [(m.content, m.error) for m in _sim_messages(r)]
+    assert lookups[:2] == [("Oslo: ok", False), ("Error: unknown city Lima", True)]
+    usage = r.usage["tool-sim"]
+    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (6, 300, 30)
+    assert usage.cost is not None and usage.cost > 0
+    assert len(prompts) == 6 and "Errors it may raise: unknown city" in prompts[0]
+    assert json.loads((tmp_path / "http" / "config.json").read_text())["config"][
+        "tool_sim"]["base_url"] == base_url
