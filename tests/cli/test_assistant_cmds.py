@@ -117,3 +117,18 @@ def test_synth_requests_usage_errors(tmp_path: Path, cli_main: CliMain) -> None:
     code, _, err = cli_main([*base, "--single-step", "2", "--domain", "airline"])
     assert code == 1 and "ships no topics" in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_resume_reconnects_the_tool_sim_role(tmp_path: Path, cli_main: CliMain) -> None:
+    out = tmp_path / "run"
+    code, _, err = cli_main([*RUN, "--tool-sim-model", "oracle", "--tasks", "0",
+                             "--out", str(out)])
+    assert code == 0, err
+    code, _, err = cli_main(["resume", str(out), "--tool-sim-arg", "timeout_s=200",
+                             "--display", "none", "--no-report"])
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["tool_sim"]["timeout_s"] == 200
+    code, _, err = cli_main(["resume", str(out), "--tool-sim-arg", "temperature=0",
+                             "--display", "none"])
+    assert code == 2 and "--tool-sim-arg temperature: a resume changes only client" in err

@@ -333,3 +333,17 @@ def test_any_endpoint_can_simulate_tools_with_usage_under_tool_sim(tmp_path: Pat
     assert len(prompts) == 6 and "Errors it may raise: unknown city" in prompts[0]
     assert json.loads((tmp_path / "http" / "config.json").read_text())["config"][
         "tool_sim"]["base_url"] == base_url
+
+
+def test_a_resume_may_reconnect_the_tool_sim_model_but_not_change_it(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _run(out, tasks="1")
+    (out / "results.jsonl").write_text("")
+    run = toolgym.resume(out, reconnect={"tool_sim": {"timeout_s": 300.0}})
+    assert len(run.results) == 1
+    changes = json.loads((out / "config.json").read_text())["changes"]
+    assert changes[-1]["changed"] == ["tool-sim.timeout_s: 120.0 -> 300.0"]
+    with pytest.raises(ConfigError, match="tool_sim.model"):
+        _run(out, tasks="1", tool_sim_model="oracle")
+    with pytest.raises(ConfigError, match="cannot change tool_sim model"):
+        toolgym.resume(out, reconnect={"tool_sim": {"model": "oracle"}})
