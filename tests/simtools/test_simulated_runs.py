@@ -343,7 +343,7 @@ def test_a_resume_may_reconnect_the_tool_sim_model_but_not_change_it(tmp_path: P
     assert len(run.results) == 1
     changes = json.loads((out / "config.json").read_text())["changes"]
     assert changes[-1]["changed"] == ["tool-sim.timeout_s: 120.0 -> 300.0"]
-    with pytest.raises(ConfigError, match="tool_sim.model"):
+    with pytest.raises(ConfigError, match=r"tool_sim\.model"):
         _run(out, tasks="1", tool_sim_model="oracle")
     with pytest.raises(ConfigError, match="cannot change tool_sim model"):
         toolgym.resume(out, reconnect={"tool_sim": {"model": "oracle"}})
