@@ -138,6 +138,9 @@ def test_judges_grade_assistant_runs_with_the_domain_rubric(tmp_path: Path) -> N
         assert "personal assistant policy" in system.lower()
         assert "search_internet [read]" in system and "send_email [write]" in system
         assert all(f"{i}. {c}:" in user for i, c in enumerate(rubric, 1))
+        nl = _score(tmp_path / "plain", "nl", judge)
+        assert [sc.score for sc in nl.scores] == [1.0, 1.0]
+        assert [r.reward for r in toolgym.load_run(tmp_path / "plain").results] == [1.0, 1.0]
         judged = toolgym.run(domain="assistant", tasks="0-1", agent_model="oracle",
                              tool_sim_model="oracle", judge_model=judge,
                              out=tmp_path / "judged", preflight=False)
