@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.cli.conftest import CliMain
+#: The ``cli_main`` fixture (tests/cli/conftest.py): argv -> (status, stdout, stderr).
+CliMain = Callable[[list[str]], tuple[int, str, str]]
 
 RUN = ["run", "--domain", "assistant", "--agent-model", "oracle", "--user", "scripted",
        "--display", "none", "--no-report"]
