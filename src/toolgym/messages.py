@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Message", "Role", "ToolCall", "Usage"]
+__all__ = ["Message", "Role", "SimInfo", "ToolCall", "Usage"]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -77,6 +77,23 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
+#: A failure injected into a simulated tool call (see :mod:`toolgym.simtools`).
+InjectedFailure = Literal["no_answer", "partial", "error", "timeout"]
+
+
+class SimInfo(BaseModel):
+    """How a simulated tool's result was produced (on its tool message)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    injected: InjectedFailure | None = Field(
+        None, description="The failure injected into this call (drawn from the rollout's "
+        "seed), or None.")
+    cache: Literal["hit", "miss"] | None = Field(
+        None, description="Whether the tool cache answered the call; None when no cache was "
+        "consulted (cache off, or an injected failure that needs no result).")
+
+
 class Message(BaseModel):
     """One message of a conversation."""
 
@@ -97,6 +114,9 @@ class Message(BaseModel):
     turn: int | None = Field(None, description="Agent step index this message belongs to.")
     usage: Usage | None = Field(None, description="Usage of the model call that wrote it.")
     latency_s: float | None = Field(None, description="Latency of that model call.")
+    sim: SimInfo | None = Field(
+        None, description="On tool messages of simulated tools: the injected failure and "
+        "whether the tool cache answered (None for code tools and older files).")
 
     def to_openai(self) -> dict[str, Any]:
         """The message in OpenAI chat format (toolgym-only fields dropped)."""

@@ -93,6 +93,7 @@ def validate(
 
 def _register_commands() -> None:
     from toolgym.cli import (
+        _assistant_cmds,
         _dataset_cmds,
         _info_cmds,
         _interop_cmds,
@@ -113,6 +114,7 @@ def _register_commands() -> None:
     _scale_cmds.register(app)
     _synth_cmds.register(app)
     _interop_cmds.register(app)
+    _assistant_cmds.register(_synth_cmds.synth_app)  # toolgym synth requests
 
 
 _register_commands()

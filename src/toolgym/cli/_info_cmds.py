@@ -214,6 +214,10 @@ def _message(index: int, m: Any, show_system: bool) -> RenderableType:
         head.append(" error", style="bold red")
     if m.turn is not None:
         head.append(f"  turn {m.turn}", style="dim")
+    sim = getattr(m, "sim", None)
+    if sim is not None:  # a simulated tool's result: injected failure, cache
+        head.append(f"  simulated{f' · injected {sim.injected}' if sim.injected else ''}"
+                    f"{f' · cache {sim.cache}' if sim.cache else ''}", style="cyan")
     if m.latency_s is not None and m.usage is not None and m.usage.calls:
         head.append(f"  {m.latency_s:.2f} s", style="dim")
     parts: list[RenderableType] = [head]

@@ -89,6 +89,10 @@ def _finish(run_dir: Path, data: Any, report: bool) -> None:
         path = render_report([data], run_dir / "report.html")
         out.print(f"report: {path}", highlight=False, markup=False)
     out.print(f"results: {run_dir / 'results.jsonl'}", highlight=False, markup=False)
+    if summary.get("tool_sim"):
+        from toolgym.simtools._stats import sim_line
+
+        out.print(sim_line(summary["tool_sim"]), highlight=False, markup=False)
     infra = summary.get("infra_errors") or 0
     ran = summary.get("n_rollouts") or 0
     if summary.get("stop_reason"):
@@ -177,6 +181,23 @@ def _config_options(
     shard: Annotated[str | None, typer.Option(
         help="I/N: run the I-th of N disjoint shards of the (task, trial) pairs (default "
              "under a Slurm array: SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT).")] = None,
+    # -- simulated tools (toolgym.simtools) ------------------------------------------
+    tool_sim_model: Annotated[str | None, typer.Option(
+        help="Model answering the domain's simulated tools (oracle: offline).")] = None,
+    tool_sim_base_url: Annotated[str | None, typer.Option(help="Tool-sim endpoint.")] = None,
+    tool_sim_api_key_env: Annotated[str | None, typer.Option(help="Env var with the key.")
+                                    ] = None,
+    tool_sim_arg: Annotated[list[str] | None, typer.Option(help="Tool-sim argument k=v.")
+                            ] = None,
+    tool_failures: Annotated[list[str] | None, typer.Option(
+        help="Injected failures of a simulated tool, TOOL=KIND:P[,KIND:P] with KIND none "
+             "(no answer), partial, error or timeout; *=... for every tool; off for none. "
+             "Replaces the domain's defaults; repeatable.")] = None,
+    tool_cache: Annotated[Path | None, typer.Option(
+        help="Record/replay cache of simulated tool results.")] = None,
+    tool_cache_mode: Annotated[str | None, typer.Option(
+        help="off, record (default with --tool-cache), replay (call on a miss) or frozen "
+             "(a miss is an error).")] = None,
 ) -> None:
     """The options that build a run's configuration (shared by run and endpoints check)."""
 
@@ -257,8 +278,29 @@ def _build(opts: dict[str, Any]) -> tuple[Any, Path]:
         shard=o.get("shard") or shard_from_env(),
         executor=o.get("executor", "local"), ray_address=o.get("ray_address"),
         ray_workers=o.get("ray_workers", 2),
+        **_tool_sim_options(o),
     )
     return config, o["out_dir"] or default_run_dir(config)
+
+
+def _tool_sim_options(o: dict[str, Any]) -> dict[str, Any]:
+    """The simulated-tool fields of a run config from the ``--tool-*`` options."""
+    from toolgym.errors import ConfigError
+    from toolgym.simtools import parse_failure_options
+
+    try:
+        failures = parse_failure_options(o["tool_failures"] or [])
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    return {
+        "tool_sim_model": _role_model(o["tool_sim_model"], o["tool_sim_base_url"],
+                                      o["tool_sim_api_key_env"],
+                                      parse_kv(o["tool_sim_arg"], "--tool-sim-arg"),
+                                      o["endpoints"]),
+        "tool_failures": failures,
+        "tool_cache_dir": str(o["tool_cache"]) if o["tool_cache"] else None,
+        "tool_cache_mode": o["tool_cache_mode"],
+    }
 
 
 def _run_and_finish(config: Any, run_dir: Path, display: str, report: bool,
@@ -307,15 +349,16 @@ def _repeat(config: Any, run_dir: Path, opts: dict[str, Any]) -> None:
 def _reconnect_options(opts: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Connection changes per role from resume's --<role>-base-url / -api-key-env / -arg."""
     changes: dict[str, dict[str, Any]] = {}
-    for role in ("agent", "user", "judge"):
+    for role in ("agent", "user", "judge", "tool_sim"):
         fields: dict[str, Any] = {}
         if opts.get(f"{role}_base_url"):
             fields["base_url"] = opts[f"{role}_base_url"]
         if opts.get(f"{role}_api_key_env"):
             fields["api_key_env"] = opts[f"{role}_api_key_env"]
-        for key, value in parse_kv(opts.get(f"{role}_arg"), f"--{role}-arg").items():
+        option = f"--{role.replace('_', '-')}-arg"
+        for key, value in parse_kv(opts.get(f"{role}_arg"), option).items():
             if key not in _CLIENT_SETTINGS:
-                raise fail(f"--{role}-arg {key}: a resume changes only client settings "
+                raise fail(f"{option} {key}: a resume changes only client settings "
                            f"({', '.join(_CLIENT_SETTINGS)})", 2)
             fields[key] = value
         if fields:
@@ -341,6 +384,12 @@ def _resume_options(
     judge_api_key_env: Annotated[str | None, typer.Option(help="New key variable.")] = None,
     judge_arg: Annotated[list[str] | None, typer.Option(help="New judge client setting.")
                          ] = None,
+    tool_sim_base_url: Annotated[str | None, typer.Option(help="New tool-sim endpoint.")
+                                 ] = None,
+    tool_sim_api_key_env: Annotated[str | None, typer.Option(help="New key variable.")
+                                    ] = None,
+    tool_sim_arg: Annotated[list[str] | None, typer.Option(
+        help="New tool-sim client setting.")] = None,
     display: Annotated[str, typer.Option(help="rich, plain or none.")] = "rich",
     report: Annotated[bool, typer.Option(help="Write report.html at the end.")] = True,
     preflight: Annotated[bool, typer.Option(
@@ -435,6 +484,8 @@ def register(app: typer.Typer) -> None:
             roles["user"] = config.user.model
         if config.judge is not None:
             roles["judge"] = config.judge
+        if config.tool_sim is not None:
+            roles["tool-sim"] = config.tool_sim
         checks = asyncio.run(check_endpoints(roles))
         for c in checks:
             (out if c.ok else err).print(("ok    " if c.ok else "FAIL  ") + c.line(),

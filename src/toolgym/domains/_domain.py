@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from toolgym._io import read_text
+from toolgym._io import load_json, read_text
 from toolgym.domains._db import DB, Snapshot
 from toolgym.domains._toolkit import Toolkit
 from toolgym.errors import DataError, DomainNotFoundError
@@ -100,13 +100,30 @@ class Domain(Generic[DBT]):
 
 @dataclass(frozen=True)
 class DomainSpec:
-    """How to build a domain: its DB type, toolkit and built-in data loader."""
+    """How to build a domain: its DB type, toolkit and built-in data loader.
+
+    Attributes:
+        parse_tasks: How the domain reads a task file's parsed JSON, given
+            ``(data, source)`` (default: tau2 tasks); simulated-tool domains
+            read request files.
+        fingerprint: The built-in data's digest (default: a hash of the
+            files of the DB type's package), for domains whose data lives
+            elsewhere.
+    """
 
     name: str
     db_type: type[DB]
     toolkit_type: type[Toolkit[Any]]
     builtin: Callable[[], tuple[dict[str, Any], str, list[Task], dict[str, list[str]]]] | None
     description: str = ""
+    parse_tasks: Callable[[Any, str], list[Task]] | None = None
+    fingerprint: Callable[[], str] | None = None
+
+    def load_tasks(self, path: str | Path) -> list[Task]:
+        """Read a task file the way this domain does."""
+        if self.parse_tasks is None:
+            return load_tasks(path)
+        return self.parse_tasks(load_json(Path(path), "task file"), str(path))
 
 
 _REGISTRY: dict[str, DomainSpec] = {}
@@ -131,6 +148,7 @@ def domain_names() -> list[str]:
 def _ensure_builtins() -> None:
     # Importing the built-in packages registers them.
     import toolgym.domains.airline
+    import toolgym.domains.assistant
     import toolgym.domains.retail  # noqa: F401
 
 
@@ -197,7 +215,7 @@ def load_domain(
             domain = _build(spec, Path(data_dir) if data_dir else None)
             _CACHE[key] = domain
     if tasks_file is not None:
-        tasks = load_tasks(tasks_file)
+        tasks = spec.load_tasks(tasks_file)
         split_path = Path(tasks_file).with_name(SPLIT_FILE)
         splits = load_splits(split_path) if split_path.is_file() else None
         if splits is not None:
@@ -213,7 +231,8 @@ def _build(spec: DomainSpec, data_dir: Path | None) -> Domain[Any]:
         raw_db, policy, tasks, splits = spec.builtin()
         check_splits(splits, tasks, f"<built-in {spec.name} split_tasks.json>")
         db = spec.db_type.from_dict(raw_db, source=f"<built-in {spec.name} db>")
-        digest = _digest_files(_package_files(spec))
+        digest = (spec.fingerprint() if spec.fingerprint is not None
+                  else _digest_files(_package_files(spec)))
         return Domain(spec.name, Snapshot(db), spec.toolkit_type, policy, tasks, splits,
                       "builtin", digest)
     if not data_dir.is_dir():
@@ -224,7 +243,7 @@ def _build(spec: DomainSpec, data_dir: Path | None) -> Domain[Any]:
     policy_path = data_dir / "policy.md"
     policy = read_text(policy_path, "policy file")
     tasks_path = data_dir / "tasks.json"
-    tasks = load_tasks(tasks_path) if tasks_path.exists() else []
+    tasks = spec.load_tasks(tasks_path) if tasks_path.exists() else []
     split_path = data_dir / SPLIT_FILE
     splits = load_splits(split_path) if split_path.exists() else {}
     check_splits(splits, tasks, str(split_path))

@@ -5,35 +5,76 @@ copies only the table dicts), then applies the task's initial state. Tool
 calls run in order; their results are what the agent sees. Because every
 change goes through a toolkit, a trajectory's write calls can be replayed
 onto a fresh fork to rebuild its final database without the live episode.
+
+Simulated tools (:mod:`toolgym.simtools`) are answered by a model or by the
+user simulator, so their execution is awaited: a domain with such tools gets
+a :class:`ToolSimulator` on its environment, and the rollout awaits
+:meth:`Environment.execute_simulated` for the calls it handles. Code tools
+always run synchronously through :meth:`Environment.execute`.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from toolgym._io import loads_json
 from toolgym.domains._db import DB, Snapshot
 from toolgym.domains._domain import Domain
 from toolgym.domains._toolkit import ToolKind, Toolkit, ToolResult
 from toolgym.errors import DataError, ToolError
-from toolgym.messages import Message, ToolCall
+from toolgym.messages import Message, SimInfo, ToolCall, Usage
 from toolgym.tasks import Task
 
-__all__ = ["Environment", "ToolExecution", "deep_merge", "replay_calls", "task_snapshot"]
+__all__ = ["Environment", "ToolExecution", "ToolSimulator", "deep_merge", "replay_calls",
+           "task_snapshot"]
 
 
 @dataclass(frozen=True)
 class ToolExecution:
-    """A tool call with its result and timing."""
+    """A tool call with its result and timing.
+
+    Attributes:
+        call: The call.
+        result: What the agent sees.
+        seconds: Wall time of the execution.
+        bug: The tool raised something other than ``ToolError``.
+        sim: For simulated tools: the injected failure and the cache outcome.
+        usage: Model usage the execution cost, per role (``tool-sim``, ``user``).
+        ends: The call ends the episode (a successful ``final_answer``).
+    """
 
     call: ToolCall
     result: ToolResult
     seconds: float
     bug: bool = False
+    sim: SimInfo | None = None
+    usage: Mapping[str, Usage] | None = None
+    ends: bool = False
+
+
+class ToolSimulator(Protocol):
+    """Answers the simulated tools of one episode (see :mod:`toolgym.simtools`)."""
+
+    def handles(self, name: str) -> bool:
+        """Whether calls to ``name`` are simulated (awaited) rather than code tools."""
+        ...
+
+    def ends_episode(self, name: str) -> bool:
+        """Whether a successful call to ``name`` ends the episode (``final_answer``)."""
+        ...
+
+    def role(self, name: str) -> str:
+        """The model role answering ``name`` (``tool-sim`` or ``user``), for error texts."""
+        ...
+
+    async def execute(self, call: ToolCall, messages: Sequence[Message],
+                      env: Environment) -> ToolExecution:
+        """Answer one call, given the conversation so far."""
+        ...
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -87,11 +128,14 @@ def _history_call(call: Any, where: str) -> tuple[str | None, dict[str, Any]]:
 class Environment:
     """One episode's world: a working database and the toolkit over it."""
 
-    def __init__(self, domain: Domain[Any], task: Task | None = None) -> None:
+    def __init__(self, domain: Domain[Any], task: Task | None = None,
+                 simulator: ToolSimulator | None = None) -> None:
         self.domain = domain
         self.task: Task | None = None
         self.db: DB
         self.toolkit: Toolkit[Any]
+        #: Answers the simulated tools of the episode (None: code tools only).
+        self.simulator = simulator
         self.reset(task)
 
     def reset(self, task: Task | None = None) -> None:
@@ -160,6 +204,25 @@ class Environment:
                 bug = True
         return ToolExecution(call, result, time.perf_counter() - start, bug)
 
+    def simulates(self, call: ToolCall) -> bool:
+        """Whether ``call`` goes to the simulator (a well-formed call of a simulated tool)."""
+        sim = self.simulator
+        return sim is not None and call.parse_error is None and sim.handles(call.name)
+
+    async def execute_simulated(self, call: ToolCall, messages: Sequence[Message]
+                                ) -> ToolExecution:
+        """Run one call of a simulated tool (see :meth:`simulates`), awaiting its answer.
+
+        Model errors propagate (the rollout ends on ``model_error``), as for
+        agent and user models.
+        """
+        assert self.simulator is not None
+        start = time.perf_counter()
+        execution = await self.simulator.execute(call, messages, self)
+        seconds = time.perf_counter() - start
+        return ToolExecution(call, execution.result, seconds, execution.bug, execution.sim,
+                             execution.usage, execution.ends)
+
     def execute_all(self, calls: Iterable[ToolCall]) -> list[ToolExecution]:
         """Run several calls of one assistant turn, in order."""
         return [self.execute(c) for c in calls]
@@ -167,7 +230,7 @@ class Environment:
     @staticmethod
     def tool_message(execution: ToolExecution, turn: int | None = None) -> Message:
         """The tool message answering an execution."""
-        return Message(
+        message = Message(
             role="tool",
             content=execution.result.content,
             tool_call_id=execution.call.id,
@@ -175,6 +238,9 @@ class Environment:
             error=execution.result.error,
             turn=turn,
         )
+        if execution.sim is not None:
+            message.sim = execution.sim
+        return message
 
     def digest(self) -> str:
         """Canonical digest of the current database."""

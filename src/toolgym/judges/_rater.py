@@ -122,11 +122,12 @@ class RubricRater(Judge):
     """A rubric rater with written feedback (see the module docstring).
 
     Args (``--judge-arg``): ``rubric`` (YAML/JSON file, or a list of
-    {name, description}), ``scale`` (2 = binary, default; or 5), ``pass_at``
-    (1-5 scale: lowest passing score, default 4), ``mode`` (``episode``,
-    ``step``, or ``both``: the rubric and every step in one reply), ``votes``
-    (default 1), ``tie`` (``fail`` or ``pass``), ``attempts`` (default 2),
-    ``with_task`` (show the user's scenario, default true), ``temperature``
+    {name, description}; default: the domain's own rubric when its toolkit
+    has one, else :data:`DEFAULT_RUBRIC`), ``scale`` (2 = binary, default; or 5),
+    ``pass_at`` (1-5 scale: lowest passing score, default 4), ``mode``
+    (``episode``, ``step``, or ``both``: the rubric and every step in one reply),
+    ``votes`` (default 1), ``tie`` (``fail`` or ``pass``), ``attempts`` (default
+    2), ``with_task`` (show the user's scenario, default true), ``temperature``
     (sent to the judge model).
     """
 
@@ -137,7 +138,10 @@ class RubricRater(Judge):
     def __init__(self, ctx: JudgeContext) -> None:
         super().__init__(ctx)
         a = ctx.args
-        self.rubric = _load_rubric(a["rubric"]) if "rubric" in a else DEFAULT_RUBRIC
+        # A domain may ship its own rubric (the assistant domain rates answers and steps).
+        own = getattr(getattr(ctx.domain, "toolkit_type", None), "rubric", None)
+        self.rubric = (_load_rubric(a["rubric"]) if "rubric" in a
+                       else _load_rubric(own) if own else DEFAULT_RUBRIC)
         self.scale = _int_arg(a, "scale", 2, 2, 5)
         if self.scale not in (2, 5):
             raise ConfigError("judge 'rater': scale must be 2 (binary) or 5")

@@ -300,6 +300,12 @@ def _update_run_summary(run_dir: Path, name: str, scoring: dict[str, Any]) -> No
     trials = cfg.get("trials") if isinstance(cfg.get("trials"), int) else None
     seed = cfg["seed"] if isinstance(cfg.get("seed"), int) else 0
     summary.update(summarize(run.results, trials, seed=seed))
+    if "tool_sim" in summary:  # simulated tools: outcomes stratified by injected failure
+        from toolgym.simtools import sim_summary
+
+        verdicts = {other: {sc.key: sc.success for sc in read_scores(run_dir, other)}
+                    for other in scorings}
+        summary["tool_sim"] = sim_summary(run.results, verdicts)
     # Judges' tokens and cost join the run's totals, one role per scoring (nl's are
     # already in the rollouts' own "judge" usage).
     usage = dict(summary["usage"])

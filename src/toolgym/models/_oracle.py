@@ -18,7 +18,9 @@ book_reservation, check payment_methods.``), so a better prompt really scores
 better offline.
 
 With ``args.role = "reflection"`` the provider is instead an offline stand-in
-for a prompt optimizer's reflection model (:class:`OracleReflector`).
+for a prompt optimizer's reflection model (:class:`OracleReflector`). In an
+episode's ``tool-sim`` role it answers simulated tools, and in the
+``generator`` role it writes requests (:mod:`toolgym.simtools._oracle`).
 """
 
 from __future__ import annotations
@@ -254,9 +256,16 @@ class OracleModel(Model):
         self.step = 0
 
     def for_episode(self, episode: EpisodeInfo) -> Model:
-        """An oracle bound to the episode's task."""
+        """An oracle bound to the episode's task (or a simulated-tool role's double)."""
+        if episode.role in ("tool-sim", "generator"):
+            from toolgym.simtools._oracle import OracleRequestGenerator, OracleToolSim
+
+            if episode.role == "generator":
+                return OracleRequestGenerator(self.config)
+            return OracleToolSim(self.config, episode.domain)
         if episode.role not in ("agent", "assistant"):
-            raise ConfigError(f"the oracle model only plays the agent role, not {episode.role!r}")
+            raise ConfigError(f"the oracle model plays the agent, tool-sim and generator "
+                              f"roles, not {episode.role!r}")
         child = OracleModel(self.config)
         child.plan = oracle_plan(episode.task, domain=episode.domain, seed=episode.seed,
                                  trial=episode.trial, error_rate=self.error_rate)

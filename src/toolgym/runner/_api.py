@@ -50,6 +50,7 @@ def build_config(
     agent_model: str | ModelConfig | dict[str, Any] = "oracle",
     user_model: str | ModelConfig | dict[str, Any] | None = None,
     judge_model: str | ModelConfig | dict[str, Any] | None = None,
+    tool_sim_model: str | ModelConfig | dict[str, Any] | None = None,
     agent: str = "tool-calling",
     user: str = "scripted",
     agent_args: dict[str, Any] | None = None,
@@ -65,8 +66,9 @@ def build_config(
     agent_args = dict(agent_args or {})
     if isinstance(agent_args.get("examples"), str):
         agent_args["examples"] = _absolute(agent_args["examples"])
-    if options.get("cache_dir"):
-        options["cache_dir"] = _absolute(options["cache_dir"])
+    for key in ("cache_dir", "tool_cache_dir"):
+        if options.get(key):
+            options[key] = _absolute(options[key])
     return RunConfig(
         domain=DomainRef(name=domain, data_dir=_absolute(data_dir),
                          tasks_file=_absolute(tasks_file)),
@@ -74,6 +76,7 @@ def build_config(
                           system_prompt_file=_absolute(system_prompt_file)),
         user=UserConfig(strategy=user, model=_model(user_model), args=user_args or {}),
         judge=_model(judge_model),
+        tool_sim=_model(tool_sim_model),
         **options,
     )
 
@@ -131,7 +134,9 @@ def run(
         config: A complete :class:`RunConfig`; or pass its parts as keywords
             (``domain``, ``agent_model``, ``user_model``, ``judge_model``,
             ``agent``, ``user``, ``agent_args``, ``user_args``, ``trials``,
-            ``concurrency``, ``tasks``, ``task_ids``, ``split``, ``seed``...).
+            ``concurrency``, ``tasks``, ``task_ids``, ``split``, ``seed``...;
+            simulated tools: ``tool_sim_model``, ``tool_failures``,
+            ``tool_cache_dir``, ``tool_cache_mode``).
         out: Run directory; rerunning with the same directory resumes.
         display: "rich", "plain" or "none".
         retry_errors: Also rerun rollouts that ended on infrastructure errors.
@@ -169,7 +174,8 @@ def reconnected(config: RunConfig, changes: dict[str, dict[str, Any]] | None,
             raise ConfigError(f"a resume cannot change {role} {', '.join(bad)} (only how the "
                               f"model is reached: {', '.join(CONNECTION_FIELDS)})")
         target = {"agent": data["agent"]["model"], "user": data["user"]["model"],
-                  "judge": data["judge"]}.get(role)
+                  "judge": data["judge"], "tool-sim": data["tool_sim"],
+                  "tool_sim": data["tool_sim"]}.get(role)
         if target is None:
             raise ConfigError(f"this run has no {role} model to reconnect")
         target.update(fields)

@@ -12,7 +12,7 @@ import random
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from toolgym.errors import ConfigError
 from toolgym.models._base import ModelConfig
@@ -110,11 +110,24 @@ class RunConfig(BaseModel):
         None, description="On-disk response cache (keyed by model, messages, tools, params, "
         "trial); None disables it."
     )
+    # -- simulated tools (toolgym.simtools) ------------------------------------------
+    tool_sim: ModelConfig | None = Field(
+        None, description="The tool-sim model answering the domain's simulated tools.")
+    tool_failures: dict[str, dict[str, float]] | None = Field(
+        None, description="Injected failure probabilities per simulated tool, {tool: "
+        "{no_answer|partial|error|timeout: p}} ('*': every tool without its own entry); "
+        "they replace the domain's defaults; None: the defaults.")
+    tool_cache_dir: str | None = Field(
+        None, description="Record/replay cache of simulated tool results (None: no cache).")
+    tool_cache_mode: Literal["off", "record", "replay", "frozen"] | None = Field(
+        None, description="off, record (read-write), replay (read, call the model on a "
+        "miss) or frozen (a miss is an error); None: record when tool_cache_dir is set.")
 
     #: Run fields that may change between a run and its resume: how rollouts
     #: are scheduled, not what is evaluated.
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset({
-        "concurrency", "cache_dir", "executor", "ray_address", "ray_workers"})
+        "concurrency", "cache_dir", "executor", "ray_address", "ray_workers",
+        "tool_cache_dir", "tool_cache_mode"})
 
     @field_validator("shard")
     @classmethod
@@ -125,6 +138,33 @@ class RunConfig(BaseModel):
 
         i, n = parse_shard(value)
         return f"{i}/{n}"
+
+    @field_validator("tool_failures")
+    @classmethod
+    def _valid_failures(cls, value: dict[str, dict[str, float]] | None
+                        ) -> dict[str, dict[str, float]] | None:
+        if value is None:
+            return None
+        from toolgym.simtools._spec import check_failure_rates
+
+        try:
+            return {tool: check_failure_rates(rates, f"tool_failures.{tool}")
+                    for tool, rates in value.items()}
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _cache_mode_needs_dir(self) -> RunConfig:
+        if self.tool_cache_mode not in (None, "off") and not self.tool_cache_dir:
+            raise ValueError(f"tool_cache_mode {self.tool_cache_mode} needs tool_cache_dir")
+        return self
+
+    @property
+    def tool_cache(self) -> Literal["off", "record", "replay", "frozen"]:
+        """The effective tool cache mode."""
+        if self.tool_cache_mode is not None:
+            return self.tool_cache_mode
+        return "record" if self.tool_cache_dir else "off"
 
     def identity(self) -> dict[str, Any]:
         """The config fields a resume must not change (what is evaluated).
@@ -165,7 +205,8 @@ def _models_by_role(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     agent = (data.get("agent") or {}).get("model")
     user = (data.get("user") or {}).get("model")
-    for role, model in (("agent", agent), ("user", user), ("judge", data.get("judge"))):
+    for role, model in (("agent", agent), ("user", user), ("judge", data.get("judge")),
+                        ("tool-sim", data.get("tool_sim"))):
         if isinstance(model, dict):
             out[role] = model
     return out

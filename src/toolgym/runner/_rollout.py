@@ -19,7 +19,7 @@ from typing import Any
 from toolgym._secrets import redact_secrets
 from toolgym.agents._base import Agent
 from toolgym.domains._domain import Domain
-from toolgym.env._environment import Environment
+from toolgym.env._environment import Environment, ToolSimulator
 from toolgym.evaluation._evaluate import Evaluator, NLJudge
 from toolgym.evaluation._types import RewardBreakdown
 from toolgym.messages import Message, Usage
@@ -58,6 +58,9 @@ class RolloutSpec:
     make_user: Callable[[Task, int, int], UserSimulator]
     judge: NLJudge | None = None
     limits: Limits = field(default_factory=Limits)
+    #: Builds the episode's simulator of the domain's simulated tools from
+    #: (task, trial, seed, user simulator); None for domains of code tools only.
+    make_tool_sim: Callable[[Task, int, int, UserSimulator], ToolSimulator] | None = None
 
 
 def _now() -> str:
@@ -88,6 +91,8 @@ class _Episode:
         spec = self.spec
         agent = spec.make_agent(self.task, self.trial, self.seed)
         user = spec.make_user(self.task, self.trial, self.seed)
+        if spec.make_tool_sim is not None:
+            self.env.simulator = spec.make_tool_sim(self.task, self.trial, self.seed, user)
         self.messages.append(Message.assistant(GREETING))
         try:
             end = await self._user_turn(user)
@@ -108,7 +113,9 @@ class _Episode:
                 if self._over_budget():
                     return Termination.COST_LIMIT
                 if msg.tool_calls:
-                    end = self._run_tools(msg)
+                    # Code tools only: synchronous, no await (the hot path).
+                    end = (self._run_tools(msg) if self.env.simulator is None
+                           else await self._run_simulated_tools(msg))
                     if end is not None:
                         return end
                     continue
@@ -143,6 +150,43 @@ class _Episode:
         if self.errors >= self.spec.limits.max_errors:
             return Termination.TOO_MANY_ERRORS
         return Termination.TRANSFER if transferred else None
+
+    async def _run_simulated_tools(self, msg: Message) -> Termination | None:
+        """``_run_tools`` for a domain with simulated tools.
+
+        Code tools still run synchronously; calls the simulator handles are
+        awaited (their model usage is counted per role). A successful call
+        of an ending tool (``final_answer``) ends the episode after its turn.
+        """
+        assert msg.tool_calls
+        env = self.env
+        sim = env.simulator
+        assert sim is not None
+        transferred = ended = False
+        for call in msg.tool_calls:
+            if env.simulates(call):
+                self.phase = sim.role(call.name)
+                execution = await env.execute_simulated(call, self.messages)
+                self.phase = "agent"
+                for role, usage in (execution.usage or {}).items():
+                    self._add_usage(role, usage)
+            else:
+                execution = env.execute(call)
+            self.env_s += execution.seconds
+            self.messages.append(Environment.tool_message(execution, turn=self.steps))
+            if execution.result.error:
+                self.errors += 1
+            elif call.name == TRANSFER_TOOL:
+                transferred = True
+            elif execution.ends or sim.ends_episode(call.name):
+                ended = True
+        if self._over_budget():
+            return Termination.COST_LIMIT
+        if self.errors >= self.spec.limits.max_errors:
+            return Termination.TOO_MANY_ERRORS
+        if transferred:
+            return Termination.TRANSFER
+        return Termination.AGENT_STOP if ended else None
 
     async def _user_turn(self, user: UserSimulator) -> Termination | None:
         start = time.perf_counter()

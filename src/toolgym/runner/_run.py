@@ -253,10 +253,18 @@ def _prepare(config: RunConfig, events: RunEvents, pool: EndpointPool | None = N
                            UserContext(task=task, model=model, seed=seed,
                                        args=dict(config.user.args)))
 
+    # -- simulated tools (toolgym.simtools): the tool-sim model role --------------
+    tool_sim_model = (_wrap(config.tool_sim, pool, events, cache)
+                      if config.tool_sim is not None else None)
+    make_tool_sim = _tool_simulator(domain, config, tool_sim_model)
+    # -- end of simulated tools ----------------------------------------------------
+
     # Build one agent and user up front so bad strategy names or args fail
     # before anything is written.
     make_agent(tasks[0], 0, 0)
-    make_user(tasks[0], 0, 0)
+    first_user = make_user(tasks[0], 0, 0)
+    if make_tool_sim is not None:
+        make_tool_sim(tasks[0], 0, 0, first_user)
     spec = RolloutSpec(
         domain=domain,
         evaluator=Evaluator(domain),
@@ -266,9 +274,23 @@ def _prepare(config: RunConfig, events: RunEvents, pool: EndpointPool | None = N
         judge=judge,
         limits=Limits(config.max_steps, config.max_errors, config.rollout_timeout_s,
                       config.rollout_cost_limit),
+        make_tool_sim=make_tool_sim,
     )
-    models = [m for m in (agent_model, user_model, judge_model) if m is not None]
+    models = [m for m in (agent_model, user_model, judge_model, tool_sim_model)
+              if m is not None]
     return _Prepared(config, domain, tasks, spec, models)
+
+
+def _tool_simulator(domain: Domain[Any], config: RunConfig, model: Model | None) -> Any:
+    """The episode simulator factory of a domain with simulated tools (None otherwise)."""
+    from toolgym.simtools import is_sim_toolkit, tool_simulator_factory
+
+    if not (is_sim_toolkit(domain.toolkit_type) or config.tool_sim or config.tool_failures
+            or config.tool_cache_dir):
+        return None
+    return tool_simulator_factory(domain, model, failures=config.tool_failures,
+                                  cache_dir=config.tool_cache_dir,
+                                  cache_mode=config.tool_cache)
 
 
 def _config_record(config: RunConfig, prepared: _Prepared) -> dict[str, Any]:
@@ -333,6 +355,8 @@ async def _preflight(config: RunConfig) -> None:
         roles["user"] = config.user.model
     if config.judge is not None:
         roles["judge"] = config.judge
+    if config.tool_sim is not None and config.tool_cache != "frozen":
+        roles["tool-sim"] = config.tool_sim
     failed = [c for c in await check_endpoints(roles) if not c.ok]
     if failed:
         raise PreflightError("; ".join(c.line() for c in failed)
@@ -441,6 +465,10 @@ async def execute_run(
         "resume_command": None if complete else resume_command(run_dir),
         "retry_command": resume_command(run_dir, retry_errors=True) if infra else None,
     })
+    if prepared.spec.make_tool_sim is not None:  # simulated tools: calls, cache, failures
+        from toolgym.simtools import sim_summary
+
+        summary["tool_sim"] = sim_summary(final)
     with contextlib.suppress(OSError):  # a full disk must not hide the real error
         write_json_atomic(run_dir / SUMMARY, summary)
     if writer.failed is not None:

@@ -343,6 +343,11 @@
     add(head, el("span", "idx", "#" + idx));
     add(head, el("span", "role", m.role + (m.name ? " \u00b7 " + m.name : "")));
     if (m.error) { badge(head, "error", "bad"); }
+    if (m.sim && typeof m.sim === "object") {  // a simulated tool's result
+      badge(head, "simulated", "grey");
+      if (m.sim.injected) { badge(head, "injected: " + String(m.sim.injected), "bad"); }
+      if (m.sim.cache) { badge(head, "cache " + String(m.sim.cache), m.sim.cache === "hit" ? "good" : "grey"); }
+    }
     if (typeof m.turn === "number") { add(head, el("span", "muted", "turn " + m.turn)); }
     if (typeof m.latency_s === "number") { add(head, el("span", "muted", fmt(m.latency_s, 2) + " s")); }
     if (m.usage) {
