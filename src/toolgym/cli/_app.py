@@ -97,6 +97,7 @@ def _register_commands() -> None:
         _info_cmds,
         _judge_cmds,
         _optimize_cmds,
+        _prompts_cmds,
         _report_cmds,
         _run_cmds,
     )
@@ -107,6 +108,7 @@ def _register_commands() -> None:
     _judge_cmds.register(app)
     _optimize_cmds.register(app)
     _dataset_cmds.register(app)
+    _prompts_cmds.register(app)
 
 
 _register_commands()
