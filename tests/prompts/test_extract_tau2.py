@@ -190,3 +190,12 @@ def test_cli_extract_and_show(tau2_standin: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["prompts", "extract-tau2", "--tau2-src", str(tmp_path / "nope"),
                               "--out", str(tmp_path / "p2")])
     assert res.exit_code == 1 and "tau2 checkout not found" in res.output
+
+
+def test_tau2_only_when_every_part_is_tau2s(tau2_standin: Path, tmp_path: Path) -> None:
+    extract_tau2(tau2_standin, tmp_path / "pack", domains=["retail"])
+    pack = load_prompt_pack(tmp_path / "pack")
+    assert pack.ref("retail").tau2
+    # No airline tools in the pack: an airline run sends toolgym's tool descriptions.
+    airline = pack.ref("airline")
+    assert not airline.tau2 and airline.parts == ["agent_system_prompt", "user_system_prompt"]

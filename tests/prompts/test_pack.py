@@ -68,7 +68,8 @@ def test_not_a_pack(tmp_path: Path) -> None:
 
 
 def test_digest_and_unmodified(tmp_path: Path) -> None:
-    root = _pack(tmp_path / "p", tools=[_tool("x")], manifest={"source": "tau2"})
+    root = _pack(tmp_path / "p", tools=[_tool("x")], user="{scenario}",
+                 manifest={"source": "tau2"})
     assert not load_prompt_pack(root).unmodified  # the manifest lists no file digests
     write_manifest(root, PackManifest(source="tau2"))
     first = load_prompt_pack(root)

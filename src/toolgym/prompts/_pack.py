@@ -97,8 +97,9 @@ class PromptPackRef(BaseModel):
                                "when the run starts.")
     source: str | None = Field(None, description="The manifest's source ('tau2' for packs "
                                "built by toolgym prompts extract-tau2).")
-    tau2: bool = Field(False, description="True when the prompts are tau2-bench's own: the "
-                       "pack was extracted from a tau2 checkout and no file changed since.")
+    tau2: bool = Field(False, description="True when the run sent tau2-bench's own prompts: "
+                       "the pack was extracted from a tau2 checkout, no file changed since, and "
+                       "it replaced all three parts for the run's domain.")
     parts: list[str] = Field(default_factory=list, description="What the pack replaced for "
                              "this run's domain: agent_system_prompt, tools, "
                              "user_system_prompt.")
@@ -167,10 +168,12 @@ class PromptPack:
 
     def ref(self, domain: str) -> PromptPackRef:
         """What a run on ``domain`` records about this pack."""
+        parts = self.parts(domain)
         return PromptPackRef(path=str(self.path), digest=self.digest,
                              source=self.manifest.source,
-                             tau2=self.manifest.source == "tau2" and self.unmodified,
-                             parts=self.parts(domain), origin=dict(self.manifest.origin))
+                             tau2=(self.manifest.source == "tau2" and self.unmodified
+                                   and parts == list(PART_NAMES)),
+                             parts=parts, origin=dict(self.manifest.origin))
 
     def agent_system_prompt(self, policy: str) -> str:
         """The agent's system prompt for a domain policy (the policy as it is)."""
