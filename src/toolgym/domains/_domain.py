@@ -88,9 +88,8 @@ class Domain(Generic[DBT]):
 
     def with_toolkit(self, toolkit_type: type[Toolkit[DBT]], tool_args: str) -> Domain[DBT]:
         """The same domain and data with another toolkit (another argument mode)."""
-        copy = Domain(self.name, self.snapshot, toolkit_type, self.policy, self.tasks,
+        return Domain(self.name, self.snapshot, toolkit_type, self.policy, self.tasks,
                       self.splits, self.source, self.data_digest, tool_args)
-        return copy
 
 
 @dataclass(frozen=True)

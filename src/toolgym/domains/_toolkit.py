@@ -9,6 +9,9 @@ Arguments reach the tool *as given* (tau2 semantics): the call boundary
 checks only that the keyword names are right. Tools turn structured
 arguments into typed records themselves with :func:`parse`, which applies
 pydantic's lax rules and turns validation failures into :class:`ToolError`.
+A toolkit subclass can word the call boundary's errors and the outputs its
+own way (:meth:`Toolkit.call_error`, :meth:`Toolkit.output`): the tau2
+argument mode does (``toolgym.domains._tau2_args``).
 """
 
 from __future__ import annotations

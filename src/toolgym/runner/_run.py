@@ -227,6 +227,8 @@ def resolve_run_config(config: RunConfig, run_dir: Path | None = None) -> RunCon
     if mode is None and run_dir is not None and (run_dir / CONFIG).exists():
         with contextlib.suppress(DataError):  # an unreadable config is refused later
             mode = read_config_record(run_dir)["config"].get("tool_args") or "strict"
+    if config.prompt_pack is not None and not config.prompt_pack.path:
+        raise ConfigError("prompt_pack has no path (the pack's directory)")
     path = (config.prompt_pack.path if config.prompt_pack is not None
             else find_prompt_pack(config.domain.data_dir))
     ref = load_prompt_pack(path).ref(config.domain.name) if path else None
