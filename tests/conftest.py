@@ -7,8 +7,10 @@ fail: CI must never pass by skipping the standard benchmark.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +45,14 @@ def tau2_airline_dir() -> Path:
 def tau2_retail_dir() -> Path:
     """../shared/tau2/retail."""
     return require_shared("tau2", "retail")
+
+
+@pytest.fixture(scope="session")
+def tau2_fidelity_cases() -> list[dict[str, Any]]:
+    """The call sequences of ../shared/tau2/fidelity/cases.jsonl, with tau2's outputs."""
+    path = require_shared("tau2", "fidelity", "cases.jsonl")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
 
 
 # ---------------------------------------------------------------- memory cap

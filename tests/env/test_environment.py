@@ -34,7 +34,7 @@ def test_reset_gives_a_fresh_database_and_calls_run_in_order() -> None:
 
 
 def test_bad_calls_are_error_results() -> None:
-    env = Environment(toolgym.load_domain("airline"))
+    env = Environment(toolgym.load_domain("airline", tool_args="strict"))
     unknown = env.execute(ToolCall(id="1", name="fly", arguments={}))
     assert unknown.result.error and unknown.result.content == "Error: Tool 'fly' not found."
     extra = env.execute(ToolCall(id="2", name="get_user_details",

@@ -86,11 +86,14 @@ def _copy_with_config(run: RunData, dest: Path, edit: Any) -> RunData:
 def test_prompt_pack_decides_modified_prompts(offline_run: RunData, tmp_path: Path,
                                               leaderboard_schema: dict[str, Any]) -> None:
     assert prompts_modified(offline_run)
+    pack = {"path": "/packs/tau2", "digest": "0" * 64, "source": "tau2", "tau2": True,
+            "parts": ["agent_system_prompt", "tools", "user_system_prompt"], "origin": {}}
     packed = _copy_with_config(offline_run, tmp_path / "packed",
-                               lambda r: r["config"].update(prompt_pack="tau2"))
+                               lambda r: r["config"].update(prompt_pack=pack))
     assert not prompts_modified(packed)
+    edited = {**pack, "tau2": False, "source": "user"}  # a pack, but not tau2's own
     other = _copy_with_config(offline_run, tmp_path / "other",
-                              lambda r: r["config"].update(prompt_pack="mine"))
+                              lambda r: r["config"].update(prompt_pack=edited))
     assert prompts_modified(other)
     result = export_submission([packed.path], tmp_path / "sub", organization="Lab",
                                contact_email="a@b.org", model_name="My-Model")

@@ -53,6 +53,9 @@ def validate(
     dump_db: Annotated[Path | None, typer.Option(help="Write each final DB here.")] = None,
     plugin: Annotated[list[str] | None, typer.Option(
         help="Module to import first (registers custom domains); repeatable.")] = None,
+    tool_args: Annotated[str | None, typer.Option(
+        help="Argument mode the gold actions replay in: tau2 or strict (default: the "
+             "domain's, tau2 for airline and retail).")] = None,
 ) -> None:
     """Replay every task's gold actions on a fresh database and report problems.
 
@@ -70,7 +73,7 @@ def validate(
         sys.path.insert(0, os.getcwd())
     try:
         import_plugins(list(plugin or []))
-        d = load_domain(domain, data_dir=data_dir, tasks_file=tasks_file)
+        d = load_domain(domain, data_dir=data_dir, tasks_file=tasks_file, tool_args=tool_args)
         results = validate_tasks(d, dump_dir=dump_db)
     except ToolgymError as exc:
         raise fail(str(exc)) from None
@@ -99,6 +102,7 @@ def _register_commands() -> None:
         _interop_cmds,
         _judge_cmds,
         _optimize_cmds,
+        _prompts_cmds,
         _report_cmds,
         _run_cmds,
         _scale_cmds,
@@ -115,6 +119,7 @@ def _register_commands() -> None:
     _synth_cmds.register(app)
     _interop_cmds.register(app)
     _assistant_cmds.register(_synth_cmds.synth_app)  # toolgym synth requests
+    _prompts_cmds.register(app)
 
 
 _register_commands()

@@ -137,6 +137,15 @@ def _config_options(
              "max_concurrency, timeout_s, max_retries, retry_budget_s...")] = None,
     system_prompt_file: Annotated[Path | None, typer.Option(
         help="Replace the policy-derived system prompt.")] = None,
+    tool_args: Annotated[str | None, typer.Option(
+        help="How tools treat malformed arguments: tau2 (as tau2-bench does, error texts "
+             "included; the default of airline and retail) or strict (toolgym's checks; the "
+             "default of every other domain).")] = None,
+    prompt_pack: Annotated[Path | None, typer.Option(
+        help="Prompt pack directory whose agent frame, tool descriptions and user "
+             "instructions replace toolgym's (toolgym prompts extract-tau2 builds one from a "
+             "tau2-bench checkout; a data dir holding prompt_pack.json is used as one).")
+    ] = None,
     user: Annotated[str, typer.Option(help="User simulator (toolgym list users).")
                     ] = "scripted",
     user_model: Annotated[str | None, typer.Option(help="User model.")] = None,
@@ -267,6 +276,7 @@ def _build(opts: dict[str, Any]) -> tuple[Any, Path]:
         user_args=user_strategy_args,
         data_dir=o["data_dir"], tasks_file=o["tasks_file"],
         system_prompt_file=o["system_prompt_file"],
+        prompt_pack=o["prompt_pack"], tool_args=o["tool_args"],
         trials=o["trials"], concurrency=o["concurrency"], tasks=o["tasks"],
         task_ids=[t.strip() for t in task_ids.split(",") if t.strip()] if task_ids else None,
         split=o["split"], shuffle=o["shuffle"], seed=o["seed"], max_steps=o["max_steps"],

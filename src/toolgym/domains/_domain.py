@@ -20,8 +20,9 @@ from typing import Any, Generic, TypeVar
 
 from toolgym._io import load_json, read_text
 from toolgym.domains._db import DB, Snapshot
+from toolgym.domains._tau2_args import TOOL_ARGS_MODES
 from toolgym.domains._toolkit import Toolkit
-from toolgym.errors import DataError, DomainNotFoundError
+from toolgym.errors import ConfigError, DataError, DomainNotFoundError
 from toolgym.tasks import Task, check_splits, load_splits, load_tasks
 
 DBT = TypeVar("DBT", bound=DB)
@@ -42,6 +43,8 @@ class Domain(Generic[DBT]):
     splits: dict[str, list[str]] = field(default_factory=dict)
     source: str = "builtin"
     data_digest: str = ""
+    #: How the tools treat malformed arguments: ``tau2`` or ``strict``.
+    tool_args: str = "strict"
 
     def toolkit(self, db: DBT | None = None) -> Toolkit[DBT]:
         """A toolkit over ``db`` (a fresh fork of the snapshot when omitted)."""
@@ -95,7 +98,13 @@ class Domain(Generic[DBT]):
             splits=named,
             source=source,
             data_digest=h.hexdigest()[:16],
+            tool_args=self.tool_args,
         )
+
+    def with_toolkit(self, toolkit_type: type[Toolkit[DBT]], tool_args: str) -> Domain[DBT]:
+        """The same domain and data with another toolkit (another argument mode)."""
+        return Domain(self.name, self.snapshot, toolkit_type, self.policy, self.tasks,
+                      self.splits, self.source, self.data_digest, tool_args)
 
 
 @dataclass(frozen=True)
@@ -125,9 +134,37 @@ class DomainSpec:
             return load_tasks(path)
         return self.parse_tasks(load_json(Path(path), "task file"), str(path))
 
+    #: The toolkit of the ``tau2`` argument mode (``--tool-args tau2``), which
+    #: reproduces tau2-bench on malformed calls; None: the domain has only
+    #: ``strict`` (``toolkit_type``). With one, ``tau2`` is the default.
+    tau2_toolkit_type: type[Toolkit[Any]] | None = None
+
+    @property
+    def default_tool_args(self) -> str:
+        """The argument mode a run gets unless it asks for one."""
+        return "tau2" if self.tau2_toolkit_type is not None else "strict"
+
+    def resolve_tool_args(self, tool_args: str | None) -> str:
+        """``tool_args``, or the default; ConfigError for a mode the domain lacks."""
+        mode = tool_args or self.default_tool_args
+        if mode not in TOOL_ARGS_MODES:
+            raise ConfigError(f"unknown tool argument mode {mode!r} (use one of: "
+                              f"{', '.join(TOOL_ARGS_MODES)})")
+        if mode == "tau2" and self.tau2_toolkit_type is None:
+            raise ConfigError(f"domain {self.name!r} has no tau2 argument mode "
+                              "(only --tool-args strict)")
+        return mode
+
+    def toolkit_for(self, tool_args: str) -> type[Toolkit[Any]]:
+        """The toolkit class of an argument mode."""
+        if self.resolve_tool_args(tool_args) == "tau2":
+            assert self.tau2_toolkit_type is not None
+            return self.tau2_toolkit_type
+        return self.toolkit_type
+
 
 _REGISTRY: dict[str, DomainSpec] = {}
-_CACHE: dict[tuple[str, str], Domain[Any]] = {}
+_CACHE: dict[tuple[str, str, str], Domain[Any]] = {}
 _LOCK = threading.Lock()
 
 
@@ -186,7 +223,10 @@ def _package_files(spec: DomainSpec) -> list[Path]:
 
 
 def load_domain(
-    name: str, data_dir: str | Path | None = None, tasks_file: str | Path | None = None
+    name: str,
+    data_dir: str | Path | None = None,
+    tasks_file: str | Path | None = None,
+    tool_args: str | None = None,
 ) -> Domain[Any]:
     """Load a registered domain.
 
@@ -198,21 +238,32 @@ def load_domain(
         tasks_file: A task file that replaces the domain's own tasks. A
             ``split_tasks.json`` beside it (tau2's split format) gives its
             named splits, as in a data directory.
+        tool_args: How the tools treat malformed arguments: ``"tau2"`` (as
+            tau2-bench does; the default of domains that have it, airline and
+            retail) or ``"strict"`` (toolgym's checks; every other domain).
 
     Raises:
         DataError: a file is missing or malformed, or a split names unknown
             task ids (one line naming the file).
+        ConfigError: an argument mode the domain does not have.
 
     Returns:
         The domain. The parsed snapshot is shared between calls with the same
         data (it is never mutated), so loading twice is cheap.
     """
     spec = get_spec(name)
-    key = (name, str(Path(data_dir).resolve()) if data_dir else "<builtin>")
+    mode = spec.resolve_tool_args(tool_args)
+    data_key = str(Path(data_dir).resolve()) if data_dir else "<builtin>"
+    key = (name, data_key, mode)
     with _LOCK:
         domain = _CACHE.get(key)
         if domain is None:
-            domain = _build(spec, Path(data_dir) if data_dir else None)
+            strict = _CACHE.get((name, data_key, "strict"))
+            if strict is None:
+                strict = _build(spec, Path(data_dir) if data_dir else None)
+                _CACHE[(name, data_key, "strict")] = strict
+            domain = strict if mode == "strict" else strict.with_toolkit(
+                spec.toolkit_for(mode), mode)
             _CACHE[key] = domain
     if tasks_file is not None:
         tasks = spec.load_tasks(tasks_file)

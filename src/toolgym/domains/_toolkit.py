@@ -9,6 +9,9 @@ Arguments reach the tool *as given* (tau2 semantics): the call boundary
 checks only that the keyword names are right. Tools turn structured
 arguments into typed records themselves with :func:`parse`, which applies
 pydantic's lax rules and turns validation failures into :class:`ToolError`.
+A toolkit subclass can word the call boundary's errors and the outputs its
+own way (:meth:`Toolkit.call_error`, :meth:`Toolkit.output`): the tau2
+argument mode does (``toolgym.domains._tau2_args``).
 """
 
 from __future__ import annotations
@@ -194,6 +197,24 @@ def _schema_for(fn: Callable[..., Any], arg_docs: dict[str, str]) -> dict[str, A
 DBT = TypeVar("DBT", bound=DB)
 
 
+def _tool_function(cls: type, name: str) -> Callable[..., Any] | None:
+    """The function that declares tool ``name`` of ``cls``, if it is a tool.
+
+    A subclass may override a tool without repeating ``@tool`` and its
+    docstring (the tau2 argument-handling toolkits do): the override runs,
+    while the kind, description and schema come from the nearest class
+    whose method is decorated.
+    """
+    for klass in cls.__mro__:
+        fn = klass.__dict__.get(name)
+        if fn is not None:
+            if getattr(fn, _TOOL_ATTR, None) is not None:
+                return typing.cast(Callable[..., Any], fn)
+            if not callable(fn):
+                return None
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def _signature(fn: Callable[..., Any]) -> inspect.Signature:
     # The unbound function's signature (with ``self``), computed once per tool.
@@ -220,10 +241,10 @@ class Toolkit(Generic[DBT]):
             return typing.cast(dict[str, tuple[ToolKind, str, dict[str, Any]]], cached)
         specs: dict[str, tuple[ToolKind, str, dict[str, Any]]] = {}
         for name in dir(cls):
-            fn = getattr(cls, name, None)
-            kind = getattr(fn, _TOOL_ATTR, None)
-            if kind is None or fn is None:
+            fn = _tool_function(cls, name)
+            if fn is None:
                 continue
+            kind = getattr(fn, _TOOL_ATTR)
             desc, arg_docs = _parse_docstring(fn.__doc__ or name)
             specs[name] = (kind, desc, _schema_for(fn, arg_docs))
         setattr(cls, cache_name, specs)
@@ -260,9 +281,23 @@ class Toolkit(Generic[DBT]):
         try:
             _signature(getattr(type(self), name)).bind(None, **arguments)
         except TypeError as exc:
-            return ToolResult(f"Error: {name}() {exc}", error=True)
+            return ToolResult(f"Error: {self.call_error(name, arguments, exc)}", error=True)
         try:
             value = t.fn(**arguments)
         except ToolError as exc:
             return ToolResult(f"Error: {exc}", error=True)
-        return ToolResult(format_output(value))
+        return ToolResult(self.output(value))
+
+    def output(self, value: Any) -> str:
+        """The text the agent reads for a tool's return value (SEMANTICS §1.3)."""
+        return format_output(value)
+
+    def call_error(self, name: str, arguments: dict[str, Any], exc: TypeError) -> str:
+        """The message for arguments that do not fit tool ``name``'s parameters.
+
+        Args:
+            name: The tool.
+            arguments: The keywords the agent sent.
+            exc: What binding them to the signature raised.
+        """
+        return f"{name}() {exc}"

@@ -160,26 +160,17 @@ def _model_name(section: Any) -> str | None:
     return name if isinstance(name, str) and name and name != "unknown" else None
 
 
-def _is_tau2_pack(value: Any) -> bool:
-    if isinstance(value, dict):
-        value = value.get("name")
-    return isinstance(value, str) and value.lower().startswith("tau2")
-
-
 def prompts_modified(run: RunData) -> bool:
     """Whether a run's prompts differ from tau2's own.
 
-    Only a run whose config names a tau2 prompt pack (a ``prompt_pack``
-    field, in the run config or its agent section) counts as unmodified; a
-    run without the field (every run before prompt packs exist) is modified.
+    Only a run made with a tau2 prompt pack counts as unmodified: the run
+    config's ``prompt_pack`` (see :class:`toolgym.prompts.PromptPackRef`) is
+    set and says ``tau2: true`` (extracted from tau2-bench, unchanged since,
+    replacing the agent frame, the tool definitions and the user instructions).
+    Without a pack the prompts are toolgym's own: modified.
     """
-    cfg = _cfg(run)
-    agent = as_dict(cfg.get("agent"))
-    for value in (cfg.get("prompt_pack"), agent.get("prompt_pack"),
-                  run.config.get("prompt_pack")):
-        if value is not None:
-            return not _is_tau2_pack(value)
-    return True
+    pack = _cfg(run).get("prompt_pack")
+    return not (isinstance(pack, dict) and pack.get("tau2") is True)
 
 
 def _base_ids(run: RunData, problems: list[str]) -> list[str] | None:

@@ -178,8 +178,11 @@ async def score_run_async(
     cfg = _run_config(run.config)
     import_plugins(list(cfg.get("plugins") or []))
     dref = cfg.get("domain") or {"name": run.domain}
+    # The run's argument mode (runs from before the option checked as strict does), so a
+    # judge that replays tool calls replays them as the run made them.
     domain = load_domain(dref.get("name") or run.domain, data_dir=dref.get("data_dir"),
-                         tasks_file=dref.get("tasks_file"))
+                         tasks_file=dref.get("tasks_file"),
+                         tool_args=cfg.get("tool_args") or "strict")
     tasks = {t.id: t for t in domain.tasks}
     pool = EndpointPool()
     judge_model = build_model(model, pool=pool) if model is not None else None

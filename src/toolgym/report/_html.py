@@ -90,14 +90,18 @@ def _header(views: list[RunView], title: str) -> str:
         parts.append('<div class="livebar">A run is still in progress: this page reloads '
                      "when new results arrive.</div>")
     parts.append("<table><tr><th>run</th><th>domain</th><th>agent model</th>"
-                 "<th>user model</th><th>directory</th></tr>")
+                 "<th>user model</th><th>tool arguments</th><th>prompts</th>"
+                 "<th>directory</th></tr>")
     for v in views:
         cfg = v.run.config
-        user = cfg.get("user", {}) if isinstance(cfg.get("user"), dict) else {}
+        # config.json holds the run's RunConfig under "config".
+        inner: dict[str, Any] = cfg["config"] if isinstance(cfg.get("config"), dict) else cfg
+        user = inner.get("user", {}) if isinstance(inner.get("user"), dict) else {}
         user_model = (user.get("model") or {}).get("model", "") if isinstance(
             user.get("model"), dict) else ""
         parts.append(f"<tr><td>{escape(v.title)}</td><td>{escape(v.run.domain)}</td>"
                      f"<td>{escape(v.run.agent_model)}</td><td>{escape(str(user_model))}</td>"
+                     f"<td>{escape(_tool_args(inner))}</td><td>{escape(_prompts(inner))}</td>"
                      f"<td>{escape(str(v.run.path))}</td></tr>")
     parts.append("</table>")
     for v in views:
@@ -105,6 +109,22 @@ def _header(views: list[RunView], title: str) -> str:
             parts.append(f'<div class="note">{escape(v.label)}: '
                          f"{escape(redact_secrets(note))}</div>")
     return "".join(parts)
+
+
+def _tool_args(config: dict[str, Any]) -> str:
+    """The run's argument mode (runs made before the option checked as strict does)."""
+    mode = config.get("tool_args")
+    return str(mode) if mode else "strict"
+
+
+def _prompts(config: dict[str, Any]) -> str:
+    """Whose prompts the run sent: toolgym's, or a prompt pack's (source and digest)."""
+    pack = config.get("prompt_pack")
+    if not isinstance(pack, dict):
+        return "toolgym"
+    what = "tau2" if pack.get("tau2") else f"pack ({pack.get('source') or 'custom'})"
+    parts = ", ".join(pack.get("parts") or [])
+    return f"{what} {str(pack.get('digest') or '')[:12]}" + (f": {parts}" if parts else "")
 
 
 def _summary(views: list[RunView]) -> str:

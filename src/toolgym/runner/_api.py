@@ -10,6 +10,7 @@ from rich.console import Console
 
 from toolgym.errors import ConfigError
 from toolgym.models._base import ModelConfig
+from toolgym.prompts._pack import PromptPackRef
 from toolgym.runner._config import (
     CONNECTION_FIELDS,
     AgentConfig,
@@ -58,9 +59,14 @@ def build_config(
     data_dir: str | Path | None = None,
     tasks_file: str | Path | None = None,
     system_prompt_file: str | Path | None = None,
+    prompt_pack: str | Path | None = None,
     **options: Any,
 ) -> RunConfig:
-    """Assemble a validated :class:`RunConfig` from keyword arguments."""
+    """Assemble a validated :class:`RunConfig` from keyword arguments.
+
+    ``prompt_pack`` is a prompt pack directory; ``tool_args`` (among the
+    options) is ``"tau2"`` or ``"strict"``.
+    """
     agent_cfg = _model(agent_model)
     assert agent_cfg is not None
     agent_args = dict(agent_args or {})
@@ -77,6 +83,7 @@ def build_config(
         user=UserConfig(strategy=user, model=_model(user_model), args=user_args or {}),
         judge=_model(judge_model),
         tool_sim=_model(tool_sim_model),
+        prompt_pack=PromptPackRef(path=_absolute(prompt_pack)) if prompt_pack else None,
         **options,
     )
 

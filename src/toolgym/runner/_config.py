@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from toolgym.errors import ConfigError
 from toolgym.models._base import ModelConfig
+from toolgym.prompts._pack import PromptPackRef
 from toolgym.tasks import Task
 
 __all__ = [
@@ -84,6 +85,15 @@ class RunConfig(BaseModel):
     agent: AgentConfig = Field(description="Agent.")
     user: UserConfig = Field(description="User simulator.")
     judge: ModelConfig | None = Field(None, description="Judge model for NL assertions.")
+    tool_args: Literal["tau2", "strict"] | None = Field(
+        None, description="How the tools treat malformed arguments: 'tau2' (as tau2-bench, the "
+        "default of the airline and retail domains) or 'strict' (toolgym's checks, every other "
+        "domain); None picks the default when the run starts, and config.json records the "
+        "mode used.")
+    prompt_pack: PromptPackRef | None = Field(
+        None, description="The prompt pack whose texts replace toolgym's agent frame, tool "
+        "descriptions and user instructions (None: toolgym's own); its digest is recorded when "
+        "the run starts.")
     tasks: str | None = Field(None, description="Task index ranges, e.g. '0-9,12'.")
     task_ids: list[str] | None = Field(None, description="Explicit task ids.")
     split: str | None = Field(None, description="Named split from split_tasks.json.")
@@ -183,6 +193,11 @@ class RunConfig(BaseModel):
         if data["agent"].get("system_prompt_sha256"):
             # The prompt's content is what is evaluated; where the file lives is not.
             data["agent"].pop("system_prompt_file", None)
+        if data.get("prompt_pack"):
+            data["prompt_pack"].pop("path", None)  # likewise: the pack's digest stays
+        if data.get("tool_args") is None:
+            # Runs made before the option existed checked arguments as strict does.
+            data["tool_args"] = "strict"
         return data
 
     def connection(self) -> dict[str, Any]:
@@ -192,6 +207,7 @@ class RunConfig(BaseModel):
         for role, model in _models_by_role(data).items():
             out[role] = {k: model.get(k) for k in CONNECTION_FIELDS}
         out["agent"]["system_prompt_file"] = data["agent"].get("system_prompt_file")
+        out["prompt_pack_path"] = (data.get("prompt_pack") or {}).get("path")
         return out
 
 

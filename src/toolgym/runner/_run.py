@@ -34,7 +34,7 @@ from toolgym._io import read_text
 from toolgym._secrets import redact_secrets
 from toolgym.agents._base import AgentContext, create_agent
 from toolgym.agents._prompts import agent_system_prompt
-from toolgym.domains._domain import Domain, load_domain
+from toolgym.domains._domain import Domain, get_spec, load_domain
 from toolgym.errors import ConfigError, DataError
 from toolgym.evaluation._check import check_tasks
 from toolgym.evaluation._evaluate import Evaluator, NLJudge
@@ -42,6 +42,7 @@ from toolgym.evaluation._metrics import summarize, task_sort_key
 from toolgym.evaluation._types import RewardBreakdown
 from toolgym.models._base import EpisodeInfo, Model, ModelConfig
 from toolgym.models._retry import EndpointPool, build_model
+from toolgym.prompts._pack import PromptPack, find_prompt_pack, load_prompt_pack
 from toolgym.runner._config import RunConfig, diff_configs, rollout_seed, select_tasks
 from toolgym.runner._results import RolloutResult, Termination, Timings
 from toolgym.runner._rollout import Limits, RolloutSpec, run_rollout
@@ -60,7 +61,7 @@ from toolgym.runner._store import (
 from toolgym.tasks import Task
 from toolgym.users._base import UserContext, create_user
 
-__all__ = ["RunEvents", "default_run_dir", "execute_run", "model_slug"]
+__all__ = ["RunEvents", "default_run_dir", "execute_run", "model_slug", "resolve_run_config"]
 
 
 def model_slug(model: str) -> str:
@@ -156,16 +157,23 @@ CONFIG_ERROR_LIMIT = 3
 SIGTERM_GRACE_S = 5.0
 
 
-def _system_prompt(domain: Domain[Any], config: RunConfig) -> str:
+def _system_prompt(domain: Domain[Any], config: RunConfig, pack: PromptPack | None = None
+                   ) -> str:
     path = config.agent.system_prompt_file
     if path:
         return read_text(path, "system prompt file")
+    if pack is not None and pack.agent_template is not None:
+        return pack.agent_system_prompt(domain.policy)
     return agent_system_prompt(domain.policy)
 
 
-def _tools(domain: Domain[Any], descriptions: dict[str, str]) -> list[dict[str, Any]]:
-    """The domain's tool definitions, with the descriptions a run replaces."""
+def _tools(domain: Domain[Any], descriptions: dict[str, str], pack: PromptPack | None = None
+           ) -> list[dict[str, Any]]:
+    """The domain's tool definitions (or the prompt pack's), with the descriptions a run
+    replaces."""
     tools = domain.openai_tools()
+    if pack is not None:
+        tools = pack.domain_tools(domain.name, [t["function"]["name"] for t in tools]) or tools
     if not descriptions:
         return tools
     names = {t["function"]["name"] for t in tools}
@@ -205,11 +213,38 @@ def import_plugins(modules: list[str]) -> None:
             raise ConfigError(f"cannot import plugin module {name!r}: {exc}") from None
 
 
+def resolve_run_config(config: RunConfig, run_dir: Path | None = None) -> RunConfig:
+    """``config`` with the argument mode and the prompt pack the run will use.
+
+    An unset ``tool_args`` is the domain's default, or, when ``run_dir``
+    holds a run already, that run's mode (``strict`` for runs made before the
+    option existed). The prompt pack is ``config.prompt_pack``'s directory,
+    else the data directory when it holds a pack manifest; its digest, source
+    and parts are filled in.
+    """
+    import_plugins(config.plugins)
+    spec = get_spec(config.domain.name)
+    mode = config.tool_args
+    if mode is None and run_dir is not None and (run_dir / CONFIG).exists():
+        with contextlib.suppress(DataError):  # an unreadable config is refused later
+            mode = read_config_record(run_dir)["config"].get("tool_args") or "strict"
+    if config.prompt_pack is not None and not config.prompt_pack.path:
+        raise ConfigError("prompt_pack has no path (the pack's directory)")
+    path = (config.prompt_pack.path if config.prompt_pack is not None
+            else find_prompt_pack(config.domain.data_dir))
+    ref = load_prompt_pack(path).ref(config.domain.name) if path else None
+    return config.model_copy(update={"tool_args": spec.resolve_tool_args(mode),
+                                     "prompt_pack": ref})
+
+
 def _prepare(config: RunConfig, events: RunEvents, pool: EndpointPool | None = None
              ) -> _Prepared:
     import_plugins(config.plugins)
     d = config.domain
-    domain = load_domain(d.name, data_dir=d.data_dir, tasks_file=d.tasks_file)
+    domain = load_domain(d.name, data_dir=d.data_dir, tasks_file=d.tasks_file,
+                         tool_args=config.tool_args)
+    pack_ref = config.prompt_pack
+    pack = load_prompt_pack(pack_ref.path) if pack_ref is not None and pack_ref.path else None
     tasks = select_tasks(domain.tasks, domain.splits, tasks=config.tasks,
                          task_ids=config.task_ids, split=config.split,
                          shuffle=config.shuffle, seed=config.seed)
@@ -237,8 +272,9 @@ def _prepare(config: RunConfig, events: RunEvents, pool: EndpointPool | None = N
         from toolgym.judges import NLAssertionJudge
 
         judge = NLAssertionJudge(judge_model)
-    system_prompt = _system_prompt(domain, config)
-    tools = _tools(domain, config.agent.tool_descriptions)
+    system_prompt = _system_prompt(domain, config, pack)
+    tools = _tools(domain, config.agent.tool_descriptions, pack)
+    user_prompt = pack.user_system_prompt if pack is not None and pack.user_template else None
 
     def make_agent(task: Task, trial: int, seed: int) -> Any:
         model = agent_model.for_episode(EpisodeInfo(task, domain, trial, seed, "agent"))
@@ -251,7 +287,8 @@ def _prepare(config: RunConfig, events: RunEvents, pool: EndpointPool | None = N
                  if user_model else None)
         return create_user(config.user.strategy,
                            UserContext(task=task, model=model, seed=seed,
-                                       args=dict(config.user.args)))
+                                       args=dict(config.user.args),
+                                       system_prompt=user_prompt(task) if user_prompt else None))
 
     # -- simulated tools (toolgym.simtools): the tool-sim model role --------------
     tool_sim_model = (_wrap(config.tool_sim, pool, events, cache)
@@ -399,6 +436,7 @@ async def execute_run(
         text = prompt.read_bytes() if prompt.is_file() else b""
         config = config.model_copy(deep=True)
         config.agent.system_prompt_sha256 = hashlib.sha256(text).hexdigest()
+    config = resolve_run_config(config, run_dir)
     prepared = _prepare(config, events, pool)
     try:
         record = _config_record(config, prepared)

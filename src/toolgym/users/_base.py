@@ -54,6 +54,9 @@ class UserContext:
     model: Model | None
     seed: int
     args: dict[str, Any] = field(default_factory=dict)
+    #: A system prompt that replaces the simulator's own (a prompt pack's
+    #: user instructions, the task's scenario filled in); None: its own.
+    system_prompt: str | None = None
 
 
 @dataclass

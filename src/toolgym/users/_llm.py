@@ -48,6 +48,7 @@ from toolgym.users._base import STOP, UserContext, UserReply, UserSimulator, reg
 from toolgym.users._prompts import (
     CHECK_SYSTEM,
     FIRST_TURN_CUE,
+    REACT_FORMAT,
     REFLECTION_REQUEST,
     check_request,
     feedback_note,
@@ -156,7 +157,11 @@ class LLMUser(UserSimulator):
         self.user_model: Model = ctx.model
         self.params: dict[str, Any] = sampling_params(ctx.args, SAMPLING_ARGS)
         self.confirm_guard = bool(ctx.args.get("confirm_guard", True))
-        self.system_prompt = user_system_prompt(ctx.task, react=self.react_format)
+        if ctx.system_prompt is not None:  # a prompt pack's; the reply format stays ours
+            self.system_prompt = ctx.system_prompt + (
+                "\n" + REACT_FORMAT if self.react_format else "")
+        else:
+            self.system_prompt = user_system_prompt(ctx.task, react=self.react_format)
         self._guarded_last = False
         self._usage = Usage()
         self._latency = 0.0

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from toolgym.domains._calculate import calculate as safe_calculate
+from toolgym.domains._error_texts import bad_operands, key_error, unhashable
 from toolgym.domains._toolkit import ToolKind, Toolkit, parse, tool
 from toolgym.domains.airline._db import (
     AirlineDB,
@@ -73,24 +76,33 @@ AIRPORTS: tuple[tuple[str, str], ...] = (
 )
 
 _V = TypeVar("_V")
+_R = TypeVar("_R", bound=BaseModel)
 
 
 def _get(mapping: dict[str, _V], key: Any) -> _V | None:
     """``mapping.get(key)``, turning an unhashable key into a ToolError."""
     try:
         return mapping.get(key)
-    except TypeError as exc:  # e.g. the agent passed a list as an id
-        raise ToolError(str(exc)) from None
+    except TypeError:  # e.g. the agent passed a list as an id
+        raise ToolError(unhashable(key)) from None
 
 
 def _cabin_value(values: dict[CabinClass, int], cabin: Any) -> int:
     """``values[cabin]``; a bad cabin fails like tau2's dict lookup (``'xyz'``)."""
     try:
         return values[cabin]
-    except KeyError as exc:
-        raise ToolError(str(exc)) from None
-    except TypeError as exc:
-        raise ToolError(str(exc)) from None
+    except KeyError:
+        raise ToolError(key_error(cabin)) from None
+    except TypeError:
+        raise ToolError(unhashable(cabin)) from None
+
+
+def _sub(left: Any, right: Any) -> Any:
+    """``left - right`` on numbers; Python's message for anything else (tau2 stores
+    baggage counts as given, so either side may be a string)."""
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left - right
+    raise ToolError(bad_operands("-", left, right))
 
 
 def _search_result(flight: Flight, inst: FlightAvailable, date: str | None) -> FlightSearchResult:
@@ -156,6 +168,13 @@ class AirlineTools(Toolkit[AirlineDB]):
             price=_cabin_value(inst.prices, cabin),
         )
 
+    def _record(self, type_: type[_R], data: dict[str, Any], what: str) -> _R:
+        """Build a record from tool arguments (``invalid <what>.<field>: ...``).
+
+        The tau2 argument mode replaces it with tau2's validation report.
+        """
+        return parse(type_, data, what)
+
     def _pay_for_update(self, reservation_id: str, payment_id: Any, price: Any) -> None:
         """The payment step shared by the update tools (SEMANTICS §2.4)."""
         user_id = self.db.reservations[reservation_id].user_id
@@ -178,9 +197,8 @@ class AirlineTools(Toolkit[AirlineDB]):
         if price != 0:
             # Built after the gift card was charged: a non-integral price fails
             # here with the balance already changed, as in tau2.
-            payment: Payment = parse(
-                Payment, {"payment_id": payment_id, "amount": price}, "payment"
-            )
+            payment = self._record(Payment, {"payment_id": payment_id, "amount": price},
+                                   "payment")
             edited = self.db.edit("reservations", reservation_id)
             edited.payment_history.append(payment)
 
@@ -367,7 +385,12 @@ class AirlineTools(Toolkit[AirlineDB]):
         if reservation.insurance == "yes":
             total += INSURANCE_PRICE * count
         total += BAG_PRICE * reservation.nonfree_baggages
+        return self._settle_booking(user_id, user, reservation, payments, count, total)
 
+    def _settle_booking(self, user_id: str, user: User, reservation: Reservation,
+                        payments: list[Payment], count: int, total: Any) -> Reservation:
+        """Steps 8-12 of book_reservation: check and charge the payments, take the
+        seats and store the reservation (SEMANTICS §2.4)."""
         for payment in payments:
             method = user.payment_methods.get(payment.payment_id)
             if method is None:
@@ -391,7 +414,7 @@ class AirlineTools(Toolkit[AirlineDB]):
                 # tau2 quirk (partial change): a certificate listed twice was
                 # removed by the first entry; the second fails with the KeyError
                 # text after the earlier entries were charged.
-                raise ToolError(repr(payment.payment_id))
+                raise ToolError(key_error(payment.payment_id))
             if isinstance(method, GiftCard):
                 # No rounding here, unlike the retail domain.
                 method.amount -= payment.amount
@@ -406,6 +429,7 @@ class AirlineTools(Toolkit[AirlineDB]):
             assert isinstance(inst, FlightAvailable)
             inst.available_seats[reservation.cabin] -= count
 
+        new_id = reservation.reservation_id
         self.db.insert("reservations", new_id, reservation)
         self.db.edit("users", user_id).reservations.append(new_id)
         return reservation
@@ -446,10 +470,8 @@ class AirlineTools(Toolkit[AirlineDB]):
         """
         reservation = self._reservation(reservation_id)
         self._user(reservation.user_id)
-        try:
-            price = BAG_PRICE * max(0, nonfree_baggages - reservation.nonfree_baggages)
-        except TypeError as exc:  # a non-numeric count fails like tau2's arithmetic
-            raise ToolError(str(exc)) from None
+        # A non-numeric count fails like tau2's arithmetic.
+        price = BAG_PRICE * max(0, _sub(nonfree_baggages, reservation.nonfree_baggages))
         self._pay_for_update(reservation_id, payment_id, price)
         reservation = self.db.edit("reservations", reservation_id)
         # Stored exactly as passed (tau2 does not validate these scalars).

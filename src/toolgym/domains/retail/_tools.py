@@ -78,6 +78,17 @@ class RetailTools(Toolkit[RetailDB]):
             raise ToolError("Payment method not found")
         return method
 
+    @staticmethod
+    def _valid_reason(reason: Any) -> bool:
+        """Whether ``reason`` is one of the two cancellation reasons."""
+        return reason in _CANCEL_REASONS
+
+    @staticmethod
+    def _new_address(address1: Any, address2: Any, city: Any, state: Any, country: Any,
+                     zip: Any) -> UserAddress:
+        """The address record of the address tools (the tau2 mode words errors as tau2)."""
+        return _address(address1, address2, city, state, country, zip)
+
     def _add_to_gift_card(self, user_id: str, payment_method_id: str, amount: float) -> None:
         """Credit (or, with a negative amount, debit) a gift card, rounding to cents."""
         card = self.db.edit("users", user_id).payment_methods[payment_method_id]
@@ -157,7 +168,7 @@ class RetailTools(Toolkit[RetailDB]):
         order = self._order(order_id)
         if order.status != "pending":
             raise ToolError("Non-pending order cannot be cancelled")
-        if reason not in _CANCEL_REASONS:
+        if not self._valid_reason(reason):
             raise ToolError("Invalid reason")
         refunds: list[PaymentEntry] = []
         # QUIRK: every history entry is refunded, refund entries included, and
@@ -210,7 +221,7 @@ class RetailTools(Toolkit[RetailDB]):
         # Loose check: "pending (item modified)" orders can still be readdressed.
         if "pending" not in order.status:
             raise ToolError("Non-pending order cannot be modified")
-        address = _address(address1, address2, city, state, country, zip)
+        address = self._new_address(address1, address2, city, state, country, zip)
         order = self.db.edit("orders", order_id)
         order.address = address
         return order
@@ -241,7 +252,7 @@ class RetailTools(Toolkit[RetailDB]):
             zip: ZIP code, e.g. '12345'.
         """
         self._user(user_id)
-        address = _address(address1, address2, city, state, country, zip)
+        address = self._new_address(address1, address2, city, state, country, zip)
         user = self.db.edit("users", user_id)
         user.address = address
         return user
