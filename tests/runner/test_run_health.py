@@ -358,3 +358,21 @@ def test_concurrent_runs_in_threads_do_not_interfere(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_the_oracle_is_refused_as_a_judge_before_any_rollout(tmp_path: Path) -> None:
+    # It has no verdict to give: every judgment would fail, one rollout at a time.
+    res = cli.invoke(app, ["run", "--domain", "assistant", "--agent-model", "oracle",
+                           "--tool-sim-model", "oracle", "--judge-model", "oracle",
+                           "--out", str(tmp_path / "run")])
+    assert res.exit_code == 1
+    assert "the oracle model cannot judge" in res.output
+    assert not (tmp_path / "run" / "results.jsonl").exists()
+    plain = toolgym.run(domain="assistant", tasks="0", agent_model="oracle",
+                        tool_sim_model="oracle", out=tmp_path / "plain")
+    assert plain.results[0].breakdown.status == "judge_needed"
+    from toolgym.judges import score_run
+
+    with pytest.raises(ConfigError, match="the oracle model cannot judge"):
+        score_run(tmp_path / "plain", "nl", model=ModelConfig(model="oracle"),
+                  preflight=False)

@@ -20,7 +20,9 @@ _SHARED = ("domain", "data_dir", "tasks_file", "agent", "agent_model", "agent_ba
            "agent_api_key_env", "agent_arg", "system_prompt_file", "user", "user_model",
            "user_base_url", "user_api_key_env", "user_arg", "judge_model", "judge_base_url",
            "judge_api_key_env", "judge_arg", "endpoints", "concurrency", "seed", "max_steps",
-           "max_errors", "timeout", "cost_limit", "cache_dir", "plugin")
+           "max_errors", "timeout", "cost_limit", "cache_dir", "plugin", "tool_args",
+           "prompt_pack", "tool_sim_model", "tool_sim_base_url", "tool_sim_api_key_env",
+           "tool_sim_arg", "tool_failures", "tool_cache", "tool_cache_mode")
 
 
 def _ids(text: str | None) -> list[str] | None:

@@ -33,6 +33,7 @@ from toolgym.errors import ConfigError, DataError
 from toolgym.judges._base import JudgeContext, Score, create_judge, judge_factory
 from toolgym.messages import Usage
 from toolgym.models._base import ModelConfig, ModelError
+from toolgym.models._oracle import refuse_oracle_judge
 from toolgym.models._retry import EndpointPool, build_model, counting_retries
 from toolgym.runner._config import CONNECTION_FIELDS, diff_configs
 from toolgym.runner._results import RolloutResult
@@ -185,6 +186,7 @@ async def score_run_async(
                          tool_args=cfg.get("tool_args") or "strict")
     tasks = {t.id: t for t in domain.tasks}
     pool = EndpointPool()
+    refuse_oracle_judge(model)
     judge_model = build_model(model, pool=pool) if model is not None else None
     try:
         scorer = create_judge(JudgeContext(name=judge, domain=domain, model=judge_model,

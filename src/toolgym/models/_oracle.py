@@ -54,6 +54,7 @@ __all__ = [
     "OracleReflector",
     "communicate_text",
     "oracle_plan",
+    "refuse_oracle_judge",
     "ruled_tools",
 ]
 
@@ -337,6 +338,18 @@ class OracleReflector(Model):
         rules = "".join(f"\nWhen calling {t}, double-check every argument against the "
                         f"user's request and the policy before you call it." for t in new)
         return local_response(Message(role="assistant", content=f"```\n{current}{rules}\n```"))
+
+
+def refuse_oracle_judge(config: ModelConfig | None) -> None:
+    """Refuse the oracle as a judge model, before anything runs.
+
+    The oracle replays a task's gold; it has no verdict to give, so every
+    judgment would fail, one rollout at a time.
+    """
+    if config is not None and config.model == "oracle":
+        raise ConfigError("the oracle model cannot judge (it plays the agent, tool-sim, "
+                          "generator and reflection roles); give a judge endpoint, e.g. "
+                          "--judge-model openai/MODEL --judge-base-url URL")
 
 
 @register_provider("oracle")

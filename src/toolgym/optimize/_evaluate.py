@@ -23,17 +23,18 @@ import asyncio
 import hashlib
 import json
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from toolgym.agents._prompts import agent_system_prompt
-from toolgym.errors import ConfigError
+from toolgym.errors import ConfigError, ToolgymError
 from toolgym.messages import Usage
 from toolgym.models._base import ModelConfig
 from toolgym.models._retry import EndpointPool
 from toolgym.optimize._feedback import rollout_feedback
+from toolgym.prompts._pack import PromptPack, find_prompt_pack, load_prompt_pack
 from toolgym.runner._config import RunConfig
 from toolgym.runner._results import RolloutResult
 from toolgym.runner._run import RunEvents, execute_run
@@ -112,6 +113,44 @@ class Evaluation:
     ran: int
 
 
+class OptimizeError(ToolgymError):
+    """The optimization could not go on (the message says why and how to resume)."""
+
+
+def _unscored(results: list[RolloutResult], score: str) -> tuple[list[RolloutResult], str]:
+    """Rollouts whose score would be a made-up 0, and why (empty when there are none).
+
+    Infrastructure errors (a model, component or judge failure) say nothing about
+    a candidate, and a reward that waits for a judge (``judge_needed``) is unknown:
+    scoring either as 0 would steer the search by failures of the set-up.
+    """
+    infra = [r for r in results if r.infra_error]
+    if infra:
+        return infra, "ended on infrastructure errors"
+    if score == "reward":
+        waiting = [r for r in results if r.reward is None]
+        if waiting:
+            return waiting, ("have no reward: their NL assertions need a judge (give "
+                             "--judge-model, or --score rater|graph)")
+    return [], ""
+
+
+def run_prompt_pack(run: RunConfig) -> PromptPack | None:
+    """The prompt pack a run uses (its own, or its data directory's), if any."""
+    path = (run.prompt_pack.path if run.prompt_pack is not None
+            else find_prompt_pack(run.domain.data_dir))
+    return load_prompt_pack(path) if path else None
+
+
+def agent_frame(run: RunConfig) -> Callable[[str], str]:
+    """policy -> the system prompt the run's agent gets: its prompt pack's frame, if the
+    pack has one, else toolgym's."""
+    pack = run_prompt_pack(run)
+    if pack is not None and pack.agent_template is not None:
+        return pack.agent_system_prompt
+    return agent_system_prompt
+
+
 class Evaluator:
     """Runs evaluations of candidates (see the module docstring).
 
@@ -134,6 +173,7 @@ class Evaluator:
         self.ledger = ledger
         self.pool: EndpointPool | None = None  # made on the loop, at first use
         self._policy: str | None = None
+        self._frame = agent_frame(base)
 
     def _policy_text(self) -> str:
         if self._policy is None:
@@ -149,9 +189,9 @@ class Evaluator:
         if "system_prompt" in candidate:
             text = candidate["system_prompt"]
         elif "policy" in candidate:
-            text = agent_system_prompt(candidate["policy"])
+            text = self._frame(candidate["policy"])
         elif "few_shot" in candidate:
-            text = agent_system_prompt(self._policy_text())
+            text = self._frame(self._policy_text())
         else:
             return None
         if candidate.get("few_shot"):
@@ -196,18 +236,32 @@ class Evaluator:
             self.pool = EndpointPool()
         run_dir = self.eval_dir(candidate, task_ids, trials, kind)
         config = self.config_for(candidate, task_ids, trials)
-        before = {r.key for r in read_results(run_dir / RESULTS)}
+        before = {r.key for r in read_results(run_dir / RESULTS) if not r.infra_error}
+        # Infrastructure errors are never final: an evaluation asked for again (on
+        # --resume) reruns them.
         data = await execute_run(config, run_dir, RunEvents(), install_signal_handlers=False,
-                                 preflight=False, pool=self.pool)
+                                 retry_errors=True, preflight=False, pool=self.pool)
         new = [r for r in data.results if r.key not in before]
         usage: dict[str, Usage] = {}
         for r in new:
             for role, u in r.usage.items():
                 usage[role] = usage[role] + u if role in usage else u
+        bad, why = _unscored(data.results, self.score)
+        if bad:
+            self.ledger.add(len(new), usage)
+            first = bad[0]
+            detail = f"; first: task {first.task_id} trial {first.trial}: {first.error}" \
+                if first.error else ""
+            raise OptimizeError(
+                f"evaluation {run_dir.name}: {len(bad)} of {len(data.results)} rollouts "
+                f"{why}{detail}. The finished rollouts are kept; fix the cause, then run "
+                f"toolgym optimize --resume {self.out}")
         judge_feedback: dict[tuple[str, int], tuple[float, str]] = {}
-        if self.score != "reward":
-            judge_feedback = await self._judge(run_dir, usage)
-        self.ledger.add(len(new), usage)
+        try:
+            if self.score != "reward":
+                judge_feedback = await self._judge(run_dir, usage)
+        finally:
+            self.ledger.add(len(new), usage)
         by_task: dict[str, list[RolloutResult]] = {t: [] for t in task_ids}
         for r in data.results:
             by_task.setdefault(r.task_id, []).append(r)
@@ -230,15 +284,22 @@ class Evaluator:
 
         before = {s.key for s in read_scores(run_dir, self.score)}
         scoring = await score_run_async(run_dir, self.score, model=self.judge_model,
-                                        preflight=False)
+                                        retry_errors=True, preflight=False)
         for s in scoring.scores:
             if s.key not in before:
                 usage["judge"] = usage["judge"] + s.usage if "judge" in usage else s.usage
+        failed = [s for s in scoring.scores if s.success is None or s.score is None]
+        if failed:
+            first = failed[0]
+            raise OptimizeError(
+                f"evaluation {run_dir.name}: the {self.score} judge gave no score for "
+                f"{len(failed)} of {len(scoring.scores)} rollouts (first: task "
+                f"{first.task_id} trial {first.trial}: {first.error or 'no verdict'}). The "
+                f"finished rollouts are kept; fix the cause, then run toolgym optimize "
+                f"--resume {self.out}")
         out: dict[tuple[str, int], tuple[float, str]] = {}
         for s in scoring.scores:
-            if s.success is None or s.score is None:
-                value = 0.0
-            elif s.details.get("scale") == 5:
+            if s.details.get("scale") == 5 and s.score is not None:
                 value = (s.score - 1.0) / 4.0
             else:
                 value = 1.0 if s.success else 0.0

@@ -37,10 +37,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from toolgym import __version__
 from toolgym.agents._prompts import agent_system_prompt
-from toolgym.errors import ConfigError, MissingDependencyError, ToolgymError
+from toolgym.errors import ConfigError, MissingDependencyError
 from toolgym.messages import Usage
 from toolgym.models._base import ModelConfig
-from toolgym.optimize._evaluate import EvalLoop, Evaluation, Evaluator, Ledger
+from toolgym.optimize._evaluate import (
+    EvalLoop,
+    Evaluation,
+    Evaluator,
+    Ledger,
+    OptimizeError,
+)
 from toolgym.runner._config import CONNECTION_FIELDS, RunConfig, diff_configs
 from toolgym.runner._store import RESULTS, write_json_atomic, write_text_atomic
 
@@ -58,10 +64,6 @@ __all__ = [
 GEPA_VERSION = "0.1.4"
 CONFIG_FILE = "optimize_config.json"
 SUMMARY_FILE = "optimize_summary.json"
-
-
-class OptimizeError(ToolgymError):
-    """The optimization could not go on (the message says why and how to resume)."""
 
 
 class OptimizeConfig(BaseModel):
@@ -211,12 +213,16 @@ def estimate(cfg: OptimizeConfig, domain: Any) -> dict[str, Any]:
 
 
 def _seed_candidate(cfg: OptimizeConfig, domain: Any) -> dict[str, str]:
+    """The texts the run would send as they are: its prompt pack's where it has one."""
+    from toolgym.optimize._evaluate import agent_frame, run_prompt_pack
+    from toolgym.runner._run import _tools
+
     tools = {t["function"]["name"]: t["function"].get("description") or ""
-             for t in domain.openai_tools()}
+             for t in _tools(domain, {}, run_prompt_pack(cfg.run))}
     out: dict[str, str] = {}
     for c in cfg.components:
         if c == "system_prompt":
-            out[c] = cfg.seed_system_prompt or agent_system_prompt(domain.policy)
+            out[c] = cfg.seed_system_prompt or agent_frame(cfg.run)(domain.policy)
         elif c == "policy":
             out[c] = domain.policy
         elif c == "few_shot":
@@ -230,6 +236,23 @@ def _seed_candidate(cfg: OptimizeConfig, domain: Any) -> dict[str, str]:
         raise ConfigError("optimize either system_prompt (which holds the policy) or policy, "
                           "not both")
     return out
+
+
+def _check_gradable(cfg: OptimizeConfig, domain: Any) -> None:
+    """Refuse, before anything runs, tasks whose reward would wait for a missing judge."""
+    if cfg.score != "reward" or cfg.run.judge is not None:
+        return
+    from toolgym.tasks import RewardType
+
+    ids = set(cfg.train_ids) | set(cfg.val_ids) | set(cfg.test_ids)
+    waiting = [t.id for t in domain.tasks if t.id in ids and t.evaluation_criteria
+               and t.evaluation_criteria.nl_assertions
+               and RewardType.NL_ASSERTION in t.evaluation_criteria.reward_basis]
+    if waiting:
+        raise ConfigError(
+            f"{len(waiting)} of the {len(ids)} tasks (e.g. {waiting[0]}) are graded on NL "
+            f"assertions, which need a judge: give --judge-model, or score candidates with "
+            f"--score rater|graph")
 
 
 def _count_rollouts(out: Path) -> int:
@@ -340,6 +363,7 @@ def optimize(cfg: OptimizeConfig, out: str | Path, *, dry_run: bool = False,
     d = cfg.run.domain
     domain = load_domain(d.name, data_dir=d.data_dir, tasks_file=d.tasks_file)
     seed_candidate = _seed_candidate(cfg, domain)
+    _check_gradable(cfg, domain)
     est = estimate(cfg, domain)
     log(f"optimizing {', '.join(seed_candidate)} on {len(cfg.train_ids)} train, "
         f"{len(cfg.val_ids)} validation and {len(cfg.test_ids)} test tasks, "

@@ -41,6 +41,7 @@ from toolgym.evaluation._evaluate import Evaluator, NLJudge
 from toolgym.evaluation._metrics import summarize, task_sort_key
 from toolgym.evaluation._types import RewardBreakdown
 from toolgym.models._base import EpisodeInfo, Model, ModelConfig
+from toolgym.models._oracle import refuse_oracle_judge
 from toolgym.models._retry import EndpointPool, build_model
 from toolgym.prompts._pack import PromptPack, find_prompt_pack, load_prompt_pack
 from toolgym.runner._config import RunConfig, diff_configs, rollout_seed, select_tasks
@@ -266,6 +267,7 @@ def _prepare(config: RunConfig, events: RunEvents, pool: EndpointPool | None = N
     cache = config.cache_dir
     agent_model = _wrap(config.agent.model, pool, events, cache)
     user_model = _wrap(config.user.model, pool, events, cache) if config.user.model else None
+    refuse_oracle_judge(config.judge)
     judge_model = _wrap(config.judge, pool, events, cache) if config.judge else None
     judge: NLJudge | None = None
     if judge_model is not None:
