@@ -57,7 +57,10 @@ def _child(server: FakeOpenAIServer, out: Path, tasks: str | None, preflight: bo
     if not preflight:
         cmd.append("--no-preflight")
     seen = len(server.requests)
-    env = {**os.environ, "NO_COLOR": "1"}
+    # Bytecode caching as on a user's machine (some sandboxes turn it off, which
+    # recompiles every toolgym module at each start); the warm-up run writes it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["NO_COLOR"] = "1"
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -107,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     domain = toolgym.load_domain("airline", data_dir=DATA_DIR)
     figures: list[dict[str, float]] = []
     with FakeOpenAIServer(roleplay_responder(domain.tasks), latency_ms=args.latency_ms) as srv:
+        with tempfile.TemporaryDirectory(prefix="toolgym-bench-") as tmp:
+            _child(srv, Path(tmp) / "warm", "0", preflight=False)  # bytecode, page cache
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory(prefix="toolgym-bench-") as tmp:
                 figures.append(_once(srv, Path(tmp), args.latency_ms / 1000.0))

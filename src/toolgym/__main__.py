@@ -1,5 +1,5 @@
 """``python -m toolgym`` runs the CLI."""
 
-from toolgym.cli import main
+from toolgym.cli import console_main
 
-main()
+console_main()

@@ -1,5 +1,5 @@
 """The ``toolgym`` command line."""
 
-from toolgym.cli._app import app, main
+from toolgym.cli._app import app, console_main, main
 
-__all__ = ["app", "main"]
+__all__ = ["app", "console_main", "main"]
