@@ -69,3 +69,11 @@ def test_main_in_python_raises_system_exit_and_leaves_the_process_alone(
     with pytest.raises(SystemExit) as info:
         main()
     assert info.value.code == 1
+
+
+def test_a_profiler_still_gets_its_statistics(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "cProfile", "-o", "prof.out", "-m", "toolgym",
+                          "--version"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "prof.out").stat().st_size > 0

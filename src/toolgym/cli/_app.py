@@ -168,14 +168,16 @@ def _exit_fast(code: int) -> None:
     user waits for nothing. What a command writes is durable when it returns
     (results go out with ``os.write`` and are fsynced on close; other files are
     replaced atomically), so the process flushes its streams, runs the
-    ``atexit`` handlers (logging, Ray...) and leaves with ``os._exit``. While a
-    non-daemon thread still runs, the normal exit (which waits for it) is used.
+    ``atexit`` handlers (logging, Ray, coverage...) and leaves with ``os._exit``.
+    The normal exit is used while a non-daemon thread still runs (it waits for
+    it) and under a profiler or tracer (``python -m cProfile -m toolgym`` writes
+    its statistics after the program returns).
     """
     import threading
 
     others = [t for t in threading.enumerate()
               if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-    if others:
+    if others or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     import atexit
 
