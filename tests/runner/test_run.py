@@ -31,6 +31,9 @@ def test_oracle_scores_one_on_builtin_airline(tmp_path: Path) -> None:
         (r.task_id, r.breakdown.notes, r.termination) for r in run.results if r.reward != 1.0]
     assert run.summary["avg_reward"] == 1.0
     assert run.summary["complete"] is True
+    # A run's repr is one short line (asyncio renders it when a finished task is shown).
+    assert repr(run) == (f"RunData(path={str(tmp_path / 'run')!r}, domain='airline', "
+                         f"rollouts={len(run.results)}, status='complete')")
 
 
 def test_seeded_offline_run_is_reproducible(tmp_path: Path) -> None:

@@ -369,6 +369,13 @@ class RunData:
     #: A name to show instead of the directory's (e.g. "seed" / "best" of an optimization).
     display_name: str | None = None
 
+    def __repr__(self) -> str:
+        # Short: the default repr would render every message of every rollout, and
+        # asyncio renders it when a finished run's task is shown (0.26 s after a
+        # 150-rollout tau2 run, at every asyncio.run exit).
+        return (f"RunData(path={str(self.path)!r}, domain={self.domain!r}, "
+                f"rollouts={len(self.results)}, status={self.summary.get('status')!r})")
+
     @property
     def name(self) -> str:
         """The run's display name (by default the directory's name)."""
