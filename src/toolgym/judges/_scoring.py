@@ -229,7 +229,7 @@ async def score_run_async(
                 await judge_model.aclose()
     scores = list(done.values())
     summary = scoring_summary(scores, judge)
-    _update_run_summary(run_dir, name, summary)
+    update_run_summary(run_dir, {name: summary})
     return ScoringRun(run_dir=run_dir, name=name, scores=scores, summary=summary)
 
 
@@ -284,9 +284,12 @@ def _run_config(record: dict[str, Any]) -> dict[str, Any]:
     return cfg if isinstance(cfg, dict) else {}
 
 
-def _update_run_summary(run_dir: Path, name: str, scoring: dict[str, Any]) -> None:
-    """Record the scoring in summary.json, with the run's metrics recomputed (``nl``
-    fills in rewards) and the judge's usage in the run's totals."""
+def update_run_summary(run_dir: Path, new: dict[str, dict[str, Any]]) -> None:
+    """Record scorings (name -> scoring summary) in summary.json, with the run's metrics
+    recomputed (``nl`` fills in rewards) and the judges' usage in the run's totals.
+
+    A run that rewrites its summary (a rerun or resume of a scored run) calls this
+    with the scorings it found, so they stay beside the new metrics."""
     from toolgym.evaluation._metrics import summarize
 
     path = run_dir / SUMMARY
@@ -296,8 +299,7 @@ def _update_run_summary(run_dir: Path, name: str, scoring: dict[str, Any]) -> No
         summary = {}
     if not isinstance(summary, dict):
         summary = {}
-    scorings = dict(summary.get("scorings") or {})
-    scorings[name] = scoring
+    scorings = {**dict(summary.get("scorings") or {}), **new}
     summary["scorings"] = scorings
     # Recomputed from the run: nl verdicts fill in rewards (load_run applies them).
     run = load_run(run_dir)

@@ -18,6 +18,7 @@ import contextlib
 import gc
 import hashlib
 import importlib
+import json
 import os
 import re
 import signal
@@ -55,6 +56,7 @@ from toolgym.runner._store import (
     ResultsWriteError,
     ResultsWriter,
     RunData,
+    load_run,
     read_config_record,
     read_results_file,
     write_json_atomic,
@@ -463,6 +465,8 @@ async def execute_run(
             found = read_results_file(run_dir / RESULTS)
             results = {r.key: r for r in found.results}
             events.problems = found.problems
+            # Scorings of the run (toolgym judge) stay in the summary written at the end.
+            scorings = _previous_scorings(run_dir)
             # While rollouts run, summary.json says so (the live viewer reads it).
             write_json_atomic(run_dir / SUMMARY, {"status": "running"})
             try:
@@ -509,14 +513,32 @@ async def execute_run(
         from toolgym.simtools import sim_summary
 
         summary["tool_sim"] = sim_summary(final)
+    loaded: dict[str, list[Any]] = {}
     with contextlib.suppress(OSError):  # a full disk must not hide the real error
         write_json_atomic(run_dir / SUMMARY, summary)
+        if scorings:
+            from toolgym.judges._scoring import update_run_summary
+
+            update_run_summary(run_dir, scorings)
+            scored = load_run(run_dir)  # nl verdicts fill in rewards
+            final, summary, loaded = scored.results, scored.summary, scored.scorings
     if writer.failed is not None:
         raise ResultsWriteError(
             f"{writer.failed}; {len(results)} of {events.total} rollouts are saved; fix the "
             f"cause (free disk space), then resume with: {resume_command(run_dir)}")
     return RunData(path=run_dir, config=read_config_record(run_dir), results=final,
-                   summary=summary, problems=events.problems)
+                   summary=summary, problems=events.problems, scorings=loaded)
+
+
+def _previous_scorings(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The scorings recorded in the run's summary.json, if any."""
+    try:
+        summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    scorings = summary.get("scorings") if isinstance(summary, dict) else None
+    return ({k: v for k, v in scorings.items() if isinstance(v, dict)}
+            if isinstance(scorings, dict) else {})
 
 
 def _first_infra_error(results: list[RolloutResult]) -> str | None:
