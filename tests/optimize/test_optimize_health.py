@@ -137,3 +137,13 @@ def test_a_judge_that_gives_no_score_stops_the_optimization_and_a_resume_rescore
         broken[0] = False
         result = toolgym.optimize(**options)
     assert result.summary["seed"]["val"] == 1.0
+
+
+def test_a_bad_strategy_argument_fails_before_anything_is_written(tmp_path: Path) -> None:
+    res = cli.invoke(app, ["optimize", "--domain", "airline", "--agent-model", "oracle",
+                           "--reflection-model", "oracle", "--user-arg", "bogus=1",
+                           "--train-split", "train", "--test-split", "test", "--val-frac",
+                           "0.35", "--budget", "20", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "unknown argument(s) 'bogus'" in res.output
+    assert not (tmp_path / "o").exists()  # so the corrected command starts afresh

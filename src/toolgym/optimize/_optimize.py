@@ -263,6 +263,14 @@ def _count_rollouts(out: Path) -> int:
     return n
 
 
+def _check_run_config(cfg: OptimizeConfig) -> None:
+    """Build what every evaluation builds (domain, models, agent, user) once, so a bad
+    strategy argument or model setting fails before the directory is written."""
+    from toolgym.runner._run import RunEvents, _prepare, resolve_run_config
+
+    _prepare(resolve_run_config(cfg.run), RunEvents())
+
+
 def _check_or_write(out: Path, cfg: OptimizeConfig) -> None:
     path = out / CONFIG_FILE
     if path.exists():
@@ -364,6 +372,7 @@ def optimize(cfg: OptimizeConfig, out: str | Path, *, dry_run: bool = False,
     domain = load_domain(d.name, data_dir=d.data_dir, tasks_file=d.tasks_file)
     seed_candidate = _seed_candidate(cfg, domain)
     _check_gradable(cfg, domain)
+    _check_run_config(cfg)
     est = estimate(cfg, domain)
     log(f"optimizing {', '.join(seed_candidate)} on {len(cfg.train_ids)} train, "
         f"{len(cfg.val_ids)} validation and {len(cfg.test_ids)} test tasks, "
