@@ -81,8 +81,9 @@ def score(
 
     results.jsonl is never rewritten. Rerunning resumes. --judge nl grades the NL
     assertions of rollouts that waited for a judge and recomputes their reward.
-    Exit status: 0; 2 unusable judge endpoint or bad usage; 3 some rollouts could
-    not be scored (rerun with --retry-errors).
+    Exit status: 0; 1 bad input (unknown judge, a judge that needs --judge-model,
+    an unreadable run); 2 unusable judge endpoint or invalid options; 3 some
+    rollouts could not be scored (rerun with --retry-errors).
     """
     from toolgym.cli._run_cmds import user_errors
     from toolgym.judges._base import judge_factory

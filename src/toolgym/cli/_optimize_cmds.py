@@ -184,13 +184,13 @@ def register(app: typer.Typer) -> None:
     """Add ``toolgym optimize`` to the app."""
 
     def optimize(**opts: Any) -> None:
-        """Optimize the agent's system prompt (or other texts) with GEPA.
+        r"""Optimize the agent's system prompt (or other texts) with GEPA.
 
         Candidates are evaluated through the rollout engine on train minibatches
         and validation tasks and scored on ground truth (or --score JUDGE); the seed
         and the best candidate are compared on held-out test tasks at the end.
         Resumable: rerun with the same --out, or --resume DIR. Needs
-        pip install 'toolgym[optimize]'.
+        pip install 'toolgym\[optimize]'.
         """
         import os
         import sys

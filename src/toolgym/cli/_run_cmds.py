@@ -183,7 +183,7 @@ def _config_options(
              "schema) with a warning instead of refusing the run.")] = False,
     executor: Annotated[str, typer.Option(
         help="local (this process) or ray (Ray worker processes; pip install "
-             "'toolgym[ray]').")] = "local",
+             "'toolgym\\[ray]').")] = "local",
     ray_address: Annotated[str | None, typer.Option(
         help="Ray cluster: auto or HOST:PORT (default: start a local Ray instance).")] = None,
     ray_workers: Annotated[int, typer.Option(help="Ray worker processes.")] = 2,
