@@ -147,3 +147,37 @@ def test_a_bad_strategy_argument_fails_before_anything_is_written(tmp_path: Path
     assert res.exit_code == 1
     assert "unknown argument(s) 'bogus'" in res.output
     assert not (tmp_path / "o").exists()  # so the corrected command starts afresh
+
+
+def test_a_resumed_optimization_reports_the_whole_of_it(tmp_path: Path) -> None:
+    options: dict[str, Any] = {
+        "domain": "airline", "agent_model": {"model": "oracle", "args": {
+            "error_rate": 0.5, "heed_prompt": True}},
+        "reflection_model": "oracle", "train_split": "train", "test_split": "test",
+        "val_frac": 0.35, "trials_per_task": 2, "test_trials": 2, "out": tmp_path / "o",
+        "preflight": False}
+    first = toolgym.optimize(**options, budget=60, log=lambda s: None)
+    lines: list[str] = []
+    again = toolgym.optimize(**options, budget=200, log=lines.append)
+    s = again.summary
+
+    def on_disk(kind: str) -> tuple[int, int]:
+        n = calls = 0
+        for f in (tmp_path / "o" / kind).glob("*/results.jsonl"):
+            for x in f.read_text().splitlines():
+                n += 1
+                calls += json.loads(x)["usage"]["agent"]["calls"]
+        return n, calls
+
+    (evals, eval_calls), (tests, test_calls) = on_disk("evals"), on_disk("test")
+    assert s["optimization_rollouts"] == evals >= 200
+    assert s["rollouts"] == evals + tests
+    assert s["usage"]["agent"]["calls"] == eval_calls + test_calls
+    log = (tmp_path / "o" / "reflection_log.jsonl").read_text().splitlines()
+    assert s["reflection_calls"] == len(log) > first.summary["reflection_calls"]
+    assert s["usage"]["reflection"]["calls"] == len(log)
+    assert s["iterations"] > first.summary["iterations"]
+    # Progress lines carry on from the first process's best, not from the seed's.
+    best_before = first.summary["best"]["val"]
+    shown = [float(x.split("best val ")[1].split(" ")[0]) for x in lines if "best val" in x]
+    assert shown and min(shown) >= best_before

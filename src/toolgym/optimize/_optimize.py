@@ -14,14 +14,19 @@ The optimization directory::
     evals/<digest>/        one ordinary run per (candidate, task batch)
     test/<digest>/         the seed's and the best candidate's test runs
     candidates/<digest>/   each candidate's system prompt file
-    reflection_log.jsonl   every reflection call (ok, or why it was rejected)
+    reflection_log.jsonl   every reflection call (ok, or why it was rejected), with usage
+    progress.json          iterations and the best validation score so far
     lineage.json           candidates, parents, scores, the feedback behind each
     best_system_prompt.txt the best candidate's system prompt (and best_candidate.json)
     optimize_summary.json  seed vs best on validation and test, rollouts, usage
+
+The summary's rollouts and usage are counted from this directory, so after a
+resume they cover every process that worked on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
@@ -63,6 +68,8 @@ __all__ = [
 #: The gepa release this adapter is written and tested against.
 GEPA_VERSION = "0.1.4"
 CONFIG_FILE = "optimize_config.json"
+#: Iterations and the best validation score so far, kept across resumes.
+PROGRESS_FILE = "progress.json"
 SUMMARY_FILE = "optimize_summary.json"
 
 
@@ -255,6 +262,54 @@ def _check_gradable(cfg: OptimizeConfig, domain: Any) -> None:
             f"--score rater|graph")
 
 
+def _disk_usage(out: Path) -> tuple[dict[str, int], dict[str, Usage], dict[str, int]]:
+    """What the optimization directory says was run, over every process that worked on it.
+
+    Returns:
+        Rollouts by kind (``evals``, ``test``: every line, retried ones included),
+        usage by role (rollouts, judges' scorings, reflection calls) and the
+        reflection calls and failures.
+    """
+    from toolgym.judges._scoring import SCORES_DIR
+
+    rollouts = {"evals": 0, "test": 0}
+    usage: dict[str, Usage] = {}
+
+    def add(role: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            return
+        try:
+            u = Usage.model_validate(data)
+        except ValueError:
+            return
+        usage[role] = usage[role] + u if role in usage else u
+
+    def records(path: Path) -> Any:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                yield json.loads(line)
+            except ValueError:  # a torn last line
+                continue
+
+    for kind in rollouts:
+        for results in sorted((out / kind).glob(f"*/{RESULTS}")):
+            for record in records(results):
+                rollouts[kind] += 1
+                for role, u in (record.get("usage") or {}).items():
+                    add(role, u)
+            for scores in sorted((results.parent / SCORES_DIR).glob("*.jsonl")):
+                for record in records(scores):
+                    add("judge", record.get("usage"))
+    reflection = {"calls": 0, "failures": 0}
+    log_path = out / "reflection_log.jsonl"
+    if log_path.exists():
+        for record in records(log_path):
+            reflection["calls"] += 1
+            reflection["failures"] += not record.get("ok")
+            add("reflection", record.get("usage"))
+    return rollouts, usage, reflection
+
+
 def _count_rollouts(out: Path) -> int:
     """Rollouts already on disk (each run once), in evaluation runs."""
     n = 0
@@ -298,6 +353,17 @@ class _Progress:
         self.since_accept = 0
         self.best_val: float | None = None
         self._pending: dict[str, Any] | None = None
+        # Counters of earlier processes on this directory (a resume continues them).
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            saved = json.loads((out / PROGRESS_FILE).read_text(encoding="utf-8"))
+            self.iterations = int(saved.get("iterations") or 0)
+            best = saved.get("best_val")
+            self.best_val = float(best) if best is not None else None
+
+    def _save(self) -> None:
+        with contextlib.suppress(OSError):
+            write_json_atomic(self.out / PROGRESS_FILE, {"iterations": self.iterations,
+                                                         "best_val": self.best_val})
 
     def on_valset_evaluated(self, event: dict[str, Any]) -> None:
         score = float(event["average_score"])
@@ -319,6 +385,7 @@ class _Progress:
     def on_iteration_end(self, event: dict[str, Any]) -> None:
         self.iterations += 1
         self.since_accept += 1
+        self._save()
         self.log(f"iteration {event['iteration']}: "
                  + ("accepted" if event["proposal_accepted"] else "no improvement")
                  + f" | best val {_fmt(self.best_val)} | rollouts {self.ledger.rollouts}/"
@@ -390,7 +457,8 @@ def optimize(cfg: OptimizeConfig, out: str | Path, *, dry_run: bool = False,
     _check_or_write(out, cfg)
     if preflight:
         _preflight(cfg)
-    ledger = Ledger(rollouts=_count_rollouts(out))
+    done, spent, _ = _disk_usage(out)
+    ledger = Ledger(rollouts=done["evals"], usage=spent)
     loop = EvalLoop()
     started = time.monotonic()
     try:
@@ -558,9 +626,12 @@ def _summary(cfg: OptimizeConfig, result: Any, seed_test: Evaluation, best_test:
     a = [r for rs in seed_test.results.values() for r in rs]
     b = [r for rs in best_test.results.values() for r in rs]
     paired = compare_runs(a, b, seed=cfg.run.seed)
+    # Everything counted from the directory, so a resumed optimization reports the
+    # whole of it: every rollout run (test ones included), every call per role.
+    done, spent, reflections = _disk_usage(progress.out)
     usage = {role: {"calls": u.calls, "prompt_tokens": u.prompt_tokens,
                     "completion_tokens": u.completion_tokens,
-                    "cost": u.cost if u.calls else 0.0} for role, u in ledger.usage.items()}
+                    "cost": u.cost if u.calls else 0.0} for role, u in sorted(spent.items())}
     best_idx = int(result.best_idx)
     return {
         "seed": {"val": result.val_aggregate_scores[0], "test": _test_stats(seed_test)},
@@ -569,15 +640,15 @@ def _summary(cfg: OptimizeConfig, result: Any, seed_test: Evaluation, best_test:
         "test_delta": {"mean": paired.diff, "ci": list(paired.diff_ci) if paired.diff_ci
                        else None, "p_value": paired.p_value, "test": paired.test,
                        "tasks": paired.n_tasks},
-        "rollouts": ledger.rollouts,
-        "optimization_rollouts": optimize_rollouts,
+        "rollouts": done["evals"] + done["test"],
+        "optimization_rollouts": done["evals"],
         "budget": cfg.budget,
         "gepa_metric_calls": int(result.total_metric_calls),
         "iterations": progress.iterations,
         "accepted": max(0, result.num_candidates - 1),
         "candidates": int(result.num_candidates),
-        "reflection_calls": reflection.calls,
-        "reflection_failures": reflection.failures,
+        "reflection_calls": reflections["calls"],
+        "reflection_failures": reflections["failures"],
         "usage": usage,
         "wall_s": round(wall_s, 2),
         "estimate": est,

@@ -81,16 +81,18 @@ class ReflectionLM:
             if not inner.split("\n", 1)[-1].strip():
                 problem = "an empty ``` block"
         if problem is not None:
-            self._fail(f"rejected proposal: {problem}", len(str(prompt)), text)
+            self._fail(f"rejected proposal: {problem}", len(str(prompt)), text,
+                       usage=response.usage.model_dump(mode="json"))
             raise ReflectionRejected(problem)
         self.consecutive_failures = 0
         self._log({"ok": True, "prompt_chars": len(str(prompt)), "reply_chars": len(text),
                    "usage": response.usage.model_dump(mode="json")})
         return text
 
-    def _fail(self, error: str, prompt_chars: int, reply: str | None = None) -> None:
+    def _fail(self, error: str, prompt_chars: int, reply: str | None = None,
+              usage: dict[str, Any] | None = None) -> None:
         self.failures += 1
         self.consecutive_failures += 1
         self.last_error = redact_secrets(error)
         self._log({"ok": False, "error": self.last_error, "prompt_chars": prompt_chars,
-                   "reply": (reply or "")[:2000]})
+                   "reply": (reply or "")[:2000], **({"usage": usage} if usage else {})})
