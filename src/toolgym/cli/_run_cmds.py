@@ -445,6 +445,9 @@ def register(app: typer.Typer) -> None:
         load_dotenv()
         sys.path.insert(0, os.getcwd())  # plugin modules of the run
         run_dir = opts["run_dir"]
+        from toolgym.runner._run import add_plugin_paths
+
+        add_plugin_paths(run_dir)  # ...and where the run found them
         with user_errors():
             config = reconnected(load_run_config(run_dir), _reconnect_options(opts),
                                  opts["concurrency"])

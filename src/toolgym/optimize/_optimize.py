@@ -448,6 +448,7 @@ def optimize(cfg: OptimizeConfig, out: str | Path, *, dry_run: bool = False,
         f"score, {est['rollouts_per_iteration']} per iteration (+"
         f"{est['validation_rollouts_per_accepted']} when a candidate is accepted), about "
         f"{est['iterations_estimate']} iterations, then {est['test_rollouts']} test rollouts; "
+        f"the minimum budget for one accepted iteration is {est['min_budget']}; "
         f"tokens per role (rough): {est['tokens_estimate']}")
     if cfg.budget < est["min_budget"]:
         log(f"warning: the budget ({cfg.budget}) is below the minimum for one accepted "

@@ -206,6 +206,9 @@ def resume(run_dir: str | Path, display: str = "none", concurrency: int | None =
             e.g. ``{"agent": {"base_url": "http://node7:8000/v1"}}``; recorded
             in config.json's change log.
     """
+    from toolgym.runner._run import add_plugin_paths
+
+    add_plugin_paths(run_dir)
     config = reconnected(load_run_config(run_dir), reconnect, concurrency)
     _no_running_loop("resume")
     return asyncio.run(run_async(config, out=run_dir, display=display, console=console,

@@ -345,7 +345,38 @@ def _config_record(config: RunConfig, prepared: _Prepared) -> dict[str, Any]:
                   "model": config.agent.model.model_dump(mode="json")},
         "task_ids": [t.id for t in prepared.tasks],
         "trials": config.trials,
+        # Where each plugin module was found, so a resume from another directory
+        # finds it too (not part of what is evaluated).
+        "plugin_paths": _plugin_paths(config.plugins),
     }
+
+
+def _plugin_paths(modules: list[str]) -> dict[str, str]:
+    """The sys.path entry each (already imported) plugin module was loaded from."""
+    import sys
+
+    out: dict[str, str] = {}
+    for name in modules:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        if path.name == "__init__.py":
+            path = path.parent
+        out[name] = str(path.parents[len(name.split(".")) - 1])
+    return out
+
+
+def add_plugin_paths(run_dir: str | Path) -> None:
+    """Let a resume import the run's plugin modules from where the run found them
+    (after the current directory and the usual places)."""
+    import sys
+
+    with contextlib.suppress(DataError, OSError, ValueError, TypeError, AttributeError):
+        record = read_config_record(Path(run_dir))
+        for path in (record.get("plugin_paths") or {}).values():
+            if isinstance(path, str) and path not in sys.path:
+                sys.path.append(path)
 
 
 def _check_resume(run_dir: Path, record: dict[str, Any], config: RunConfig
