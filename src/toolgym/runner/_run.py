@@ -36,7 +36,7 @@ from toolgym._secrets import redact_secrets
 from toolgym.agents._base import AgentContext, create_agent
 from toolgym.agents._prompts import agent_system_prompt
 from toolgym.domains._domain import Domain, get_spec, load_domain
-from toolgym.errors import ConfigError, DataError
+from toolgym.errors import ConfigError, DataError, ToolgymError
 from toolgym.evaluation._check import check_tasks
 from toolgym.evaluation._evaluate import Evaluator, NLJudge
 from toolgym.evaluation._metrics import summarize, task_sort_key
@@ -372,7 +372,9 @@ def add_plugin_paths(run_dir: str | Path) -> None:
     (after the current directory and the usual places)."""
     import sys
 
-    with contextlib.suppress(DataError, OSError, ValueError, TypeError, AttributeError):
+    # Best effort: an unreadable or unresumable run is refused, with its reason, by
+    # what the resume does next.
+    with contextlib.suppress(ToolgymError, OSError, ValueError, TypeError, AttributeError):
         record = read_config_record(Path(run_dir))
         for path in (record.get("plugin_paths") or {}).values():
             if isinstance(path, str) and path not in sys.path:
