@@ -138,6 +138,29 @@ def test_the_selection_language_is_safe() -> None:
             compile_selection(bad)({"reward": 1})
     with pytest.raises(ConfigError, match="unknown field 'rewrd'"):
         compile_selection("rewrd == 1")({"reward": 1})
+    # Identity with None, and unary minus on numbers only: one-line errors, no traceback.
+    assert compile_selection("rating is None")({"rating": None})
+    assert compile_selection("rating is not None")({"rating": 4})
+    assert compile_selection("-reward < 0")({"reward": 1.0})
+    with pytest.raises(ConfigError, match="'-' applies to numbers, not str"):
+        compile_selection("-termination == 1")({"termination": "user_stop"})
+
+
+def test_a_rebuild_replaces_the_whole_dataset(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    build_dataset([run_dir], out, formats=["openai", "trl-messages"], val_size=3)
+    assert (out / "openai" / "validation.jsonl").exists()
+    build_dataset([run_dir], out, formats=["openai"])  # no validation split this time
+    assert not (out / "openai" / "validation.jsonl").exists()  # no stale split left behind
+    assert not (out / "trl-messages").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no staging left either
+    card = json.loads((out / "dataset.json").read_text())
+    assert card["splits"]["val_size"] is None
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="is not a toolgym dataset"):
+        build_dataset([run_dir], tmp_path / "mine", formats=["openai"])
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def test_validate_names_each_problem(tmp_path: Path) -> None:

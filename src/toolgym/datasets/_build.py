@@ -21,7 +21,9 @@ import hashlib
 import json
 import random
 import shlex
+import shutil
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +192,10 @@ def build_dataset(
     if "hf" in formats:
         _datasets()  # fail before anything is read or written
     selector = compile_selection(select) if select else None
-    out = Path(out)
+    final = Path(out)
+    if final.exists() and (not final.is_dir() or (
+            any(final.iterdir()) and not (final / "dataset.json").exists())):
+        raise ConfigError(f"{final} exists and is not a toolgym dataset; choose another --out")
     kept: list[tuple[RunData, RolloutResult, list[dict[str, Any]], set[str]]] = []
     all_splits: dict[str, list[str]] = {}
     rejected = 0
@@ -239,7 +244,43 @@ def build_dataset(
                         >= min_step_rating}
             found = step_examples(r.messages, tools, source, train_on, writes, keep)
         examples[assignment[r.task_id]].extend(found)
-    out.mkdir(parents=True, exist_ok=True)
+    # Built aside and swapped in whole: a rebuild leaves no file of the old dataset (a
+    # stale validation split would overlap the new train split), and an interrupted
+    # build leaves the old dataset as it was.
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
+    try:
+        result = _write_dataset(out, final, formats, examples, kept, assignment, sources,
+                                select, min_rating, min_step_rating, terminations,
+                                train_on, shape, test_split, val_size, val_frac, seed,
+                                rejected, command, tokenizer)
+        _swap_in(out, final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return result
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` (a previous dataset, or nothing) by ``staging``."""
+    if not final.exists():
+        staging.rename(final)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    old.rmdir()
+    final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_dataset(out: Path, final: Path, formats: list[str],
+                   examples: dict[str, list[Example]], kept: list[Any],
+                   assignment: dict[str, str], sources: list[Any], select: str | None,
+                   min_rating: float | None, min_step_rating: float | None,
+                   terminations: list[str] | None, train_on: str, shape: str,
+                   test_split: str | None, val_size: int | None, val_frac: float | None,
+                   seed: int, rejected: int, command: str | None, tokenizer: str | None
+                   ) -> BuildResult:
     counts: dict[str, dict[str, int]] = {}
     duplicates: dict[str, int] = {}
     stats: dict[str, dict[str, dict[str, int]]] = {}
@@ -266,7 +307,7 @@ def build_dataset(
     }
     write_json_atomic(out / "dataset.json", card)
     write_text_atomic(out / "README.md", _card_markdown(card))
-    return BuildResult(out, counts, tasks, len(kept), rejected, duplicates, card)
+    return BuildResult(final, counts, tasks, len(kept), rejected, duplicates, card)
 
 
 class _Counter:

@@ -29,6 +29,8 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    # ``rating is None``: identity is only meaningful for None, True and False.
+    ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b,
 }
 _MAX_CHARS = 2000
 _MAX_NODES = 300
@@ -84,7 +86,12 @@ def _eval(node: ast.AST, fields: Mapping[str, Any], text: str) -> Any:
         return tuple(_eval(e, fields, text) for e in node.elts)
     if isinstance(node, ast.UnaryOp):
         value = _eval(node.operand, fields, text)
-        return (not value) if isinstance(node.op, ast.Not) else -value
+        if isinstance(node.op, ast.Not):
+            return not value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"--select {text!r}: '-' applies to numbers, not "
+                              f"{type(value).__name__} values")
+        return -value
     if isinstance(node, ast.BoolOp):
         if isinstance(node.op, ast.And):
             return all(_eval(v, fields, text) for v in node.values)
