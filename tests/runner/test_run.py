@@ -180,3 +180,21 @@ def test_system_prompt_frames_the_policy_or_comes_from_a_file(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="system_prompt_sha256"):
         toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="0",
                     system_prompt_file=prompt, out=tmp_path / "b")
+
+
+def test_repeated_task_selections_run_each_pair_once(tmp_path: Path) -> None:
+    run = toolgym.run(domain="airline", agent_model="oracle", user="scripted",
+                      tasks="0,0,0-1", out=tmp_path / "a")
+    assert sorted(r.key for r in run.results) == [("0", 0), ("1", 0)]
+    assert run.summary["status"] == "complete"
+    assert len((tmp_path / "a" / "results.jsonl").read_text().splitlines()) == 2
+    run = toolgym.run(domain="airline", agent_model="oracle", user="scripted",
+                      task_ids=["1", "1"], out=tmp_path / "b")
+    assert [r.key for r in run.results] == [("1", 0)] and run.summary["complete"]
+
+
+def test_an_empty_task_selection_is_refused_not_taken_as_every_task(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--tasks is empty"):
+        toolgym.run(domain="airline", agent_model="oracle", user="scripted", tasks="",
+                    out=tmp_path / "a")
+    assert not (tmp_path / "a").exists()

@@ -302,9 +302,13 @@ def select_tasks(
         missing = [i for i in task_ids if i not in by_id]
         if missing:
             raise ConfigError(f"unknown task id(s): {', '.join(missing)}")
-        pool = [by_id[i] for i in task_ids]
-    if tasks:
-        pool = [pool[i] for i in parse_task_ranges(tasks, len(pool))]
+        # Each task once: a repeated id would run one (task, trial) pair several times.
+        pool = [by_id[i] for i in dict.fromkeys(task_ids)]
+    if tasks is not None:
+        if not tasks.strip():
+            raise ConfigError("--tasks is empty (give index ranges such as 0-9,12, or leave "
+                              "it out for every task)")
+        pool = [pool[i] for i in dict.fromkeys(parse_task_ranges(tasks, len(pool)))]
     if shuffle:
         rng = random.Random(seed)
         rng.shuffle(pool)
