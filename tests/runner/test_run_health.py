@@ -376,3 +376,19 @@ def test_the_oracle_is_refused_as_a_judge_before_any_rollout(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="the oracle model cannot judge"):
         score_run(tmp_path / "plain", "nl", model=ModelConfig(model="oracle"),
                   preflight=False)
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("http://256.1.1.1/v1", "Octet 256"), ("http://[::1/v1", "Invalid IPv6 URL"),
+    ("http://127.0.0.1:99999/v1", "Port out of range"), ("file:///etc/passwd", "scheme"),
+    ("localhost:8000/v1", "scheme")])
+def test_a_malformed_base_url_is_one_configuration_error(url: str, why: str,
+                                                         tmp_path: Path) -> None:
+    res = cli.invoke(app, ["endpoints", "check", "--agent-model", "openai/x",
+                           "--agent-base-url", url])
+    assert res.exit_code != 0 and "not a usable URL" in res.output and why in res.output
+    assert "Traceback" not in res.output
+    with pytest.raises(ValueError, match="not a usable URL"):  # pydantic's, as for any field
+        toolgym.run(domain="airline", agent_model={"model": "openai/x", "base_url": url},
+                    user="scripted", out=tmp_path / "r", preflight=False)
+    assert not (tmp_path / "r").exists()

@@ -141,6 +141,30 @@ def find_secrets(value: Any, path: str = "") -> list[str]:
     return found
 
 
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an HTTP endpoint, or None (checked before any request, so a
+    typo is one configuration error rather than an infrastructure error per rollout)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme must be http or https, not {parts.scheme or 'none'!r}"
+    host = parts.hostname
+    if not host:
+        return "no host"
+    if host.replace(".", "").isdigit():
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
 class ModelConfig(BaseModel):
     """How to build a model: provider/model name, endpoint and parameters.
 
@@ -188,6 +212,11 @@ class ModelConfig(BaseModel):
                 "run; put the key in an environment variable (or .env) and name it with "
                 "api_key_env"
             )
+        if url:
+            problem = _url_problem(url)
+            if problem:
+                raise ValueError(f"base_url {url!r} is not a usable URL: {problem} (expected "
+                                 "e.g. http://HOST:PORT/v1)")
         return url
 
     @property
