@@ -159,3 +159,18 @@ def test_a_script_can_run_a_cases_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"id": "swapped", "success": True, "failures": [],
                                        "matching": {"b1": 1, "b2": 0}}
+
+
+def test_deep_nesting_and_an_empty_file_are_one_line_errors(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(DataError, match=r"deep.jsonl:1: nested too deeply"):
+        load_graph_cases(deep)
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text('{"id": ' + "[" * 150 + "]" * 150 + "}\n")
+    with pytest.raises(DataError, match=r"nested.jsonl:1: nested too deeply"):
+        load_graph_cases(nested)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(DataError, match="no cases"):  # not "every case passed"
+        load_graph_cases(empty)

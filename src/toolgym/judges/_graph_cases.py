@@ -35,6 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from toolgym._io import check_depth, parse_json
 from toolgym.domains._domain import get_spec
 from toolgym.domains._toolkit import ToolKind
 from toolgym.errors import ConfigError, DataError, DomainNotFoundError
@@ -168,6 +169,8 @@ def load_graph_cases(path: str | Path) -> list[GraphCase]:
         raise DataError(f"{p}: cannot read cases file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise DataError(f"{p}: not UTF-8 text") from None
+    if not text.strip():
+        raise DataError(f"{p}: no cases (one JSON object per line)")
     cases: list[GraphCase] = []
     seen: dict[str, int] = {}
     for n, line in enumerate(text.splitlines(), start=1):
@@ -178,6 +181,9 @@ def load_graph_cases(path: str | Path) -> list[GraphCase]:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        except (RecursionError, ValueError):  # nesting past the parser, a 5,000-digit int
+            data = parse_json(line, where)  # raises the loaders' own one-line error
+        check_depth(data, where)
         if not isinstance(data, dict):
             raise DataError(f"{where}: a case is a JSON object, got {type(data).__name__}")
         label = f"{where} (case {data.get('id')!r})" if "id" in data else where
