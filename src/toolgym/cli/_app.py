@@ -43,6 +43,13 @@ def _root(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Simulate, evaluate and improve tool-using conversational agents."""
+    from toolgym.cli._common import _WARNED, warn_problem
+    from toolgym.runner._store import PROBLEM_REPORTERS
+
+    # Every command that reads a run warns about the corrupt lines it skipped (once each).
+    _WARNED.clear()
+    if warn_problem not in PROBLEM_REPORTERS:
+        PROBLEM_REPORTERS.append(warn_problem)
 
 
 @app.command()

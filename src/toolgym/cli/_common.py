@@ -44,8 +44,18 @@ def parse_kv(items: list[str] | None, option: str) -> dict[str, Any]:
     return out_
 
 
+_WARNED: set[str] = set()
+
+
+def warn_problem(problem: str) -> None:
+    """One warning line per problem (a corrupt line skipped), once per process."""
+    if problem not in _WARNED:
+        _WARNED.add(problem)
+        err.print(f"warning: {problem}", highlight=False, markup=False)
+
+
 def warn_problems(runs: Any) -> None:
     """One warning line per corrupt results line that loading skipped."""
     for run in runs:
         for problem in getattr(run, "problems", []):
-            err.print(f"warning: {problem}", highlight=False, markup=False)
+            warn_problem(problem)

@@ -74,8 +74,16 @@ async def live_progress(events: RunEvents, display: str, console: Console) -> As
     results lines) are printed whatever the display.
     """
     def warn(ev: RunEvents) -> None:
-        for warning in [*ev.warnings, *ev.problems]:
+        from toolgym.runner._store import PROBLEM_REPORTERS
+
+        for warning in ev.warnings:
             console.print(f"warning: {warning}", highlight=False, markup=False)
+        for problem in ev.problems:  # the CLI's reporter prints each once per command
+            if PROBLEM_REPORTERS:
+                for report in PROBLEM_REPORTERS:
+                    report(problem)
+            else:
+                console.print(f"warning: {problem}", highlight=False, markup=False)
 
     events.on_start.append(warn)
     if display == "none":

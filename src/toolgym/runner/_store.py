@@ -31,6 +31,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -418,8 +419,17 @@ def load_run(path: str | Path) -> RunData:
     results = found.results
     if "nl" in scorings:
         results = _apply_nl(results, scorings["nl"])
-    return RunData(path=p, config=config, results=results, summary=summary,
-                   problems=found.problems + problems, scorings=scorings)
+    run = RunData(path=p, config=config, results=results, summary=summary,
+                  problems=found.problems + problems, scorings=scorings)
+    for report in PROBLEM_REPORTERS:
+        for problem in run.problems:
+            report(problem)
+    return run
+
+
+#: Called with each problem :func:`load_run` finds (a corrupt line it skipped), so that
+#: every command that reads a run says so: the CLI prints each once, as a warning.
+PROBLEM_REPORTERS: list[Callable[[str], None]] = []
 
 
 def _read_scorings(run_dir: Path) -> tuple[dict[str, list[Any]], list[str]]:
