@@ -127,3 +127,13 @@ def test_stats_cli_and_run_repeats(groups: tuple[list[Path], list[Path]],
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["seed-0", "seed-1",
                                                                     "seed-2"]
     assert "3 runs" in res.stdout and "average reward" in res.stdout
+
+
+def test_the_difference_to_detect_must_be_positive(groups: tuple[list[Path], list[Path]]
+                                                   ) -> None:
+    from toolgym.errors import ConfigError
+
+    a, b = ([toolgym.load_run(d) for d in g] for g in groups)
+    for delta in (0.0, -0.1):
+        with pytest.raises(ConfigError, match="--delta is the difference to detect"):
+            compare_groups(a, b, delta=delta)

@@ -300,3 +300,12 @@ def test_a_dataset_from_an_imported_tau_bench_run(shared_dir: Path, tmp_path: Pa
     assert result.selected == 84  # the 84 successful gpt-4o trajectories
     for fmt in ("openai", "trl-messages"):
         assert validate_file(tmp_path / "ds" / fmt / "train.jsonl", fmt) == []
+
+
+def test_out_of_range_split_options_are_refused(run_dir: Path, tmp_path: Path) -> None:
+    for kwargs, message in [({"val_size": -1}, "--val-size must be 0 or more"),
+                            ({"val_frac": -0.1}, r"--val-frac must be in \[0, 1\)"),
+                            ({"test_split": "nosuch"}, "no selected task is in that split")]:
+        with pytest.raises(ConfigError, match=message):
+            build_dataset([run_dir], tmp_path / "ds", formats=["openai"], **kwargs)
+    assert not (tmp_path / "ds").exists()

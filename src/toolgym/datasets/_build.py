@@ -126,6 +126,14 @@ def _assign_splits(task_ids: list[str], splits_of: dict[str, list[str]], test_sp
     rng.shuffle(rest)
     if val_size is not None and val_frac is not None:
         raise ConfigError("give --val-size or --val-frac, not both")
+    if val_size is not None and val_size < 0:
+        raise ConfigError(f"--val-size must be 0 or more, got {val_size}")
+    if val_frac is not None and not 0.0 <= val_frac < 1.0:
+        raise ConfigError(f"--val-frac must be in [0, 1), got {val_frac}")
+    if test_split and not any(test_split in s for s in splits_of.values()):
+        known = sorted({s for ss in splits_of.values() for s in ss})
+        raise ConfigError(f"--test-split {test_split!r}: no selected task is in that split "
+                          f"(their splits: {', '.join(known) or 'none'})")
     n_val = val_size if val_size is not None else round(len(rest) * (val_frac or 0.0))
     if n_val >= len(rest) and rest and n_val:
         raise ConfigError(f"--val-size/--val-frac leave no training task ({len(rest)} tasks)")

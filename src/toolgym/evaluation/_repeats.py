@@ -199,6 +199,10 @@ def _task_run_rates(runs: Sequence[Any]) -> dict[str, list[float]]:
 def compare_groups(a: Sequence[Any], b: Sequence[Any], seed: int = 0,
                    delta: float | None = None) -> Comparison:
     """Compare two groups of runs (see the module docstring)."""
+    if delta is not None and not delta > 0:
+        from toolgym.errors import ConfigError
+
+        raise ConfigError(f"--delta is the difference to detect, above 0; got {delta}")
     ra, rb = _task_run_rates(a), _task_run_rates(b)
     tasks = sorted(set(ra) & set(rb), key=task_sort_key)
     if not tasks:
