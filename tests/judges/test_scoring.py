@@ -122,6 +122,9 @@ def test_unusable_judge_replies_are_judge_errors_then_retried(run_copy: Path) ->
                                "openai/judge", "--judge-base-url", srv.base_url,
                                "--concurrency", "1"])
         assert res.exit_code == 3, res.output
+        # The hint is a command that works: the judge model is in it.
+        assert (f"rerun with: toolgym judge {run_copy} --judge nl --judge-model openai/judge "
+                "--retry-errors (with the same endpoint options)") in res.stderr
         errors = [s for s in read_scores(run_copy, "nl") if s.success is None]
         assert len(errors) == 1 and "no usable verdict" in (errors[0].error or "")
         assert errors[0].usage.calls == 2  # both attempts were paid for

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -142,9 +143,13 @@ def score(
     out.print(f"scores: {run_dir / 'scores' / (scoring.name + '.jsonl')}", highlight=False,
               markup=False)
     if s["errors"]:
-        err.print(f"{s['errors']} rollouts could not be scored; rerun with: toolgym judge "
-                  f"{run_dir} --judge {judge} --retry-errors ...", highlight=False,
-                  markup=False)
+        again = " ".join(shlex.quote(str(x)) for x in [
+            "toolgym", "judge", run_dir, "--judge", judge,
+            *(["--name", name] if name and name != judge else []),
+            *(["--judge-model", judge_model] if judge_model else []), "--retry-errors"])
+        more = " (with the same endpoint options)" if judge_base_url or endpoints else ""
+        err.print(f"{s['errors']} rollouts could not be scored; rerun with: {again}{more}",
+                  highlight=False, markup=False)
         raise typer.Exit(EXIT_JUDGE_ERRORS)
 
 
