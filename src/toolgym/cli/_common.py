@@ -59,3 +59,27 @@ def warn_problems(runs: Any) -> None:
     for run in runs:
         for problem in getattr(run, "problems", []):
             warn_problem(problem)
+
+
+def warn_mixed_data(runs: Any) -> None:
+    """Warn when runs paired by task id come from different domains or data: task "0" of
+    airline and task "0" of retail are different tasks. (Runs that do not record their
+    data's digest, such as imported ones, are compared by domain name only.)"""
+    names: dict[str, list[str]] = {}
+    digests: dict[str, list[str]] = {}
+    for run in runs:
+        config = getattr(run, "config", {}) or {}
+        raw = config.get("domain")
+        domain: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if not domain.get("name"):  # not a run (or one that does not say): nothing to say
+            continue
+        names.setdefault(str(domain["name"]), []).append(str(run.path))
+        if domain.get("data_digest"):
+            digests.setdefault(str(domain["data_digest"]), []).append(str(run.path))
+    groups = names if len(names) > 1 else digests if len(digests) > 1 else None
+    if groups is None:
+        return
+    what = "domains" if groups is names else "data"
+    shown = "; ".join(f"{key[:12]}: {', '.join(paths)}" for key, paths in groups.items())
+    err.print(f"warning: these runs are on different {what}, so tasks with the same id are "
+              f"not the same task ({shown})", highlight=False, markup=False)

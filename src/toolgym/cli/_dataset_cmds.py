@@ -186,6 +186,9 @@ def stats(
         for run in [*group_a, *group_b]:
             if not run.results:
                 raise fail(f"{run.path}: no rollouts")
+        from toolgym.cli._common import warn_mixed_data
+
+        warn_mixed_data([*group_a, *group_b])
         stats_a = metric_stats(group_a)
         stats_b = metric_stats(group_b) if group_b else []
         comparison = compare_groups(group_a, group_b, seed=seed, delta=delta) \

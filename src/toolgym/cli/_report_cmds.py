@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from toolgym.cli._common import fail, out, warn_problems
+from toolgym.cli._common import fail, out, warn_mixed_data, warn_problems
 from toolgym.errors import ToolgymError
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ def compare(
         raise _error(exc) from None
     _require_results(a)
     _require_results(b)
+    warn_mixed_data([a, b])
     comparison = compare_runs(a, b, seed=seed)
     if comparison.paired.n_tasks == 0:
         raise fail(f"{a.path} ({len(comparison.paired.only_a)} tasks) and {b.path} "
