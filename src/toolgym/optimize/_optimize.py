@@ -523,8 +523,6 @@ def _run(cfg: OptimizeConfig, out: Path, domain: Any, seed_candidate: dict[str, 
     log(f"GEPA: {result.num_candidates} candidates, best #{best_idx} (val "
         f"{result.val_aggregate_scores[best_idx]:.3f}, seed {result.val_aggregate_scores[0]:.3f})"
         f"; testing the seed and the best on {len(cfg.test_ids)} held-out tasks")
-    optimize_rollouts = ledger.rollouts
-
     async def both() -> tuple[Evaluation, Evaluation]:
         import asyncio
 
@@ -540,8 +538,8 @@ def _run(cfg: OptimizeConfig, out: Path, domain: Any, seed_candidate: dict[str, 
 
     seed_test, best_test = loop.run(both())
     lineage = _lineage(result, out)
-    summary = _summary(cfg, result, seed_test, best_test, ledger, optimize_rollouts, est,
-                       time.monotonic() - started, progress, reflection)
+    summary = _summary(cfg, result, seed_test, best_test, est, time.monotonic() - started,
+                       progress)
     _write_outputs(out, evaluator, best, lineage, summary)
     return OptimizeResult(out, best, summary, lineage)
 
@@ -620,8 +618,7 @@ def _test_stats(ev: Evaluation) -> dict[str, Any]:
 
 
 def _summary(cfg: OptimizeConfig, result: Any, seed_test: Evaluation, best_test: Evaluation,
-             ledger: Ledger, optimize_rollouts: int, est: dict[str, Any], wall_s: float,
-             progress: _Progress, reflection: Any) -> dict[str, Any]:
+             est: dict[str, Any], wall_s: float, progress: _Progress) -> dict[str, Any]:
     from toolgym.evaluation._metrics import compare_runs
 
     a = [r for rs in seed_test.results.values() for r in rs]
